@@ -1,0 +1,64 @@
+"""The app factory: one FastAPI app around one ``Runtime``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from courtyard import __version__
+from courtyard.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
+from courtyard.api.problems import Problem, install_problem_handlers
+from courtyard.api.routes import accounts, devices, ops, sync
+from courtyard.api.runtime import Runtime
+from courtyard.core.clock import Clock
+from courtyard.core.config import Settings
+from courtyard.streams import Bus
+
+DESCRIPTION = """Courtyard's server API. The server stores and forwards; it cannot read your
+messages. Errors are RFC 9457 problems (`application/problem+json`) with a stable `code`."""
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, bus: Bus | None = None
+) -> FastAPI:
+    """Build the app; the lifespan connects the bus and starts jobs (schema must be migrated)."""
+    runtime = Runtime.build(settings, clock=clock, bus=bus)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="Courtyard",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    for module in (ops, accounts, devices, sync):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLogMiddleware, metrics=runtime.metrics)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,143 @@
+"""Sync: a device learns every fact in its user's stream, by WebSocket or long-poll."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field
+
+from courtyard.api.deps import AccountsDep, CurrentIdentity, RuntimeDep
+from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS
+from courtyard.api.runtime import Runtime
+from courtyard.core.errors import CourtyardError
+from courtyard.domains.accounts import Identity
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1", tags=["sync"])
+
+CLOSE_UNAUTHORIZED = 4401
+MAX_TIMEOUT_MS = 60_000
+
+
+class SyncEvent(BaseModel):
+    position: int = Field(description="Position in your stream; acknowledge it to resume there.")
+    event_id: str = Field(description="Unique id; a client drops an id it has already seen.")
+    type: str = Field(examples=["device.added", "device.removed", "profile.changed"])
+    content: dict[str, Any]
+    created_at: str
+
+
+class SyncResponse(BaseModel):
+    events: list[SyncEvent]
+    next: int = Field(description="Pass as `since` next time.")
+
+
+@router.get(
+    "/sync", response_model=SyncResponse, responses={**COMMON_PROBLEMS, **AUTH_PROBLEMS}
+)
+async def sync(
+    identity: CurrentIdentity,
+    runtime: RuntimeDep,
+    since: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+    timeout: Annotated[int, Query(ge=0, le=MAX_TIMEOUT_MS, description="Milliseconds.")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    """Events after `since` (default: the position this device last acknowledged).
+
+    With `timeout`, waits that long for new events (long-poll). Asking with `since=N`
+    acknowledges everything up to N.
+    """
+    if since is None:
+        since = (await runtime.accounts.access_device(identity, identity.device_id)).acked_position
+    else:
+        await runtime.accounts.do_ack_position(identity, since)
+    batch = await runtime.sync.wait(identity.user_id, since, timeout / 1000, limit)
+    runtime.metrics.sync_events_sent.inc(len(batch.events))
+    return batch.to_wire()
+
+
+@router.websocket("/sync/ws")
+async def sync_socket(websocket: WebSocket, accounts: AccountsDep, runtime: RuntimeDep) -> None:
+    """Push stream events as they happen; the client sends ``{"type": "ack", "position": N}``.
+
+    Authenticate with the ``Authorization: Bearer`` header; ``?since=N`` resumes after N,
+    otherwise after the device's last acknowledged position.
+    """
+    token = _bearer(websocket)
+    try:
+        identity = await accounts.authenticate(token or "")
+        since = _since(websocket)
+        if since is None:
+            since = (await accounts.access_device(identity, identity.device_id)).acked_position
+    except (CourtyardError, ValueError):
+        await websocket.close(CLOSE_UNAUTHORIZED, "invalid token or since")
+        return
+    await websocket.accept()
+    runtime.metrics.sync_sockets.inc()
+    tasks = [
+        asyncio.create_task(_push(websocket, runtime, identity, token or "", since)),
+        asyncio.create_task(_read_acks(websocket, runtime, identity)),
+    ]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+                await task
+        runtime.metrics.sync_sockets.dec()
+
+
+async def _push(
+    websocket: WebSocket, runtime: Runtime, identity: Identity, token: str, since: int
+) -> None:
+    """Send every event after ``since`` as it arrives; close if the token is revoked."""
+    async with runtime.notifier.listen(identity.user_id) as waiter:
+        while True:
+            if not await runtime.accounts.is_token_live(identity, token):
+                await websocket.close(CLOSE_UNAUTHORIZED, "token revoked")
+                return
+            batch = await runtime.sync.next_batch(
+                waiter, identity.user_id, since, runtime.settings.sync_recheck_seconds
+            )
+            if batch.events:
+                await websocket.send_text(json.dumps({"type": "events", **batch.to_wire()}))
+                runtime.metrics.sync_events_sent.inc(len(batch.events))
+                since = batch.next
+
+
+async def _read_acks(websocket: WebSocket, runtime: Runtime, identity: Identity) -> None:
+    """Read client messages until the socket closes: acks are stored, pings answered."""
+    while True:
+        try:
+            message = json.loads(await websocket.receive_text())
+        except (ValueError, TypeError):
+            continue
+        if not isinstance(message, dict):
+            continue
+        if message.get("type") == "ack" and isinstance(message.get("position"), int):
+            await runtime.accounts.do_ack_position(identity, message["position"])
+        elif message.get("type") == "ping":
+            await websocket.send_text(json.dumps({"type": "pong"}))
+
+
+def _bearer(websocket: WebSocket) -> str | None:
+    header = websocket.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value else None
+
+
+def _since(websocket: WebSocket) -> int | None:
+    raw = websocket.query_params.get("since")
+    if raw is None:
+        return None
+    value = int(raw)
+    if value < 0:
+        raise ValueError("since must be >= 0")
+    return value

@@ -1,0 +1,1 @@
+"""The ``courtyard`` command: server, operator and client verbs."""

@@ -1,0 +1,28 @@
+"""Entry point of the ``courtyard`` console script."""
+
+from __future__ import annotations
+
+import typer
+
+from courtyard import __version__
+from courtyard.cli import server
+
+app = typer.Typer(
+    name="courtyard",
+    help="Courtyard: chat, payments and more, where the operator cannot read your messages.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command("serve")(server.serve)
+app.add_typer(server.db_app, name="db")
+app.add_typer(server.admin_app, name="admin")
+
+
+@app.command("version")
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()

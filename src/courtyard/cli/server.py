@@ -1,0 +1,139 @@
+"""Server-side verbs: serve, db upgrade/downgrade/current, admin create-operator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from courtyard.core.config import Settings, load_settings
+from courtyard.core.errors import ConfigError, CourtyardError
+from courtyard.core.logging import configure_logging
+
+console = Console(stderr=True)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+admin_app = typer.Typer(help="Operator administration.", no_args_is_help=True)
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default: SQLite under the data dir).")
+]
+DataDirOption = Annotated[Path | None, typer.Option("--data-dir", help="Local state directory.")]
+
+
+def settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(2) from None
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    db: DbOption = None,
+    bus: Annotated[str | None, typer.Option("--bus", help="memory:// or nats://host:port")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Migrate the database, then serve the API until interrupted."""
+    import uvicorn
+
+    from courtyard.api import create_app
+    from courtyard.db.migrate import upgrade
+
+    settings = settings_or_exit(host=host, port=port, database_url=db, bus_url=bus, data_dir=data_dir)
+    configure_logging(settings.log_level, settings.log_format)
+    upgrade(settings.database_url)
+    app = create_app(settings)
+    console.print(f"Courtyard serving on http://{settings.host}:{settings.port} (API docs at /docs)")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        ws_max_size=settings.max_body_bytes,
+        lifespan="on",
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Apply migrations up to ``revision`` (default: the newest)."""
+    from courtyard.db.migrate import upgrade
+
+    settings = settings_or_exit(database_url=db, data_dir=data_dir)
+    upgrade(settings.database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision, e.g. -1 or base.")],
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Revert migrations down to ``revision``."""
+    from courtyard.db.migrate import downgrade
+
+    settings = settings_or_exit(database_url=db, data_dir=data_dir)
+    downgrade(settings.database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@db_app.command("current")
+def db_current(db: DbOption = None, data_dir: DataDirOption = None) -> None:
+    """Print the revision the database is at."""
+    from courtyard.db.migrate import current_revision
+
+    settings = settings_or_exit(database_url=db, data_dir=data_dir)
+    typer.echo(asyncio.run(current_revision(settings.database_url)) or "none")
+
+
+@admin_app.command("create-operator")
+def create_operator(
+    username: Annotated[str, typer.Argument(help="The operator's login name.")],
+    role: Annotated[
+        list[str] | None,
+        typer.Option("--role", help="admin, legal_reviewer, legal_approver or support; repeat."),
+    ] = None,
+    password_env: Annotated[
+        str, typer.Option(help="Read the password from this environment variable if set.")
+    ] = "COURTYARD_OPERATOR_PASSWORD",
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Create an operator; the password is prompted (hidden) or read from the environment."""
+    from courtyard.db import Database
+    from courtyard.db.migrate import upgrade
+    from courtyard.domains.accounts import Hasher, OperatorsService
+    from courtyard.core.clock import SystemClock
+
+    settings = settings_or_exit(database_url=db, data_dir=data_dir)
+    password = os.environ.get(password_env) or typer.prompt(
+        "Operator password", hide_input=True, confirmation_prompt=True
+    )
+    upgrade(settings.database_url)
+
+    async def run() -> str:
+        database = Database(settings.database_url)
+        try:
+            service = OperatorsService(database, SystemClock(), Hasher())
+            operator = await service.do_create_operator(username, password, role or ["admin"])
+            return f"operator {operator.username} created with roles {', '.join(operator.roles)}"
+        finally:
+            await database.dispose()
+
+    try:
+        console.print(asyncio.run(run()))
+    except CourtyardError as exc:
+        console.print(f"[red]error:[/red] {exc.detail}")
+        raise typer.Exit(1) from None

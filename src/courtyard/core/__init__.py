@@ -1,0 +1,1 @@
+"""Config, ids, clock, errors and logging: stdlib and pydantic only."""

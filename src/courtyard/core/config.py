@@ -1,0 +1,120 @@
+"""Settings from environment variables (``COURTYARD_*``) and an optional ``courtyard.toml``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from courtyard.core.errors import ConfigError
+
+CONFIG_FILE_ENV = "COURTYARD_CONFIG"
+DEFAULT_CONFIG_FILE = "courtyard.toml"
+
+
+class Settings(BaseSettings):
+    """Everything a server node needs to know at start; invalid values stop it at once."""
+
+    model_config = SettingsConfigDict(env_prefix="COURTYARD_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(default=Path("var"), description="Where local state lives.")
+    database_url: str = Field(
+        default="",
+        description="sqlite+aiosqlite:///path or postgresql+asyncpg://…; default: SQLite "
+        "file in data_dir.",
+    )
+    bus_url: str = Field(default="memory://", description="memory:// or nats://host:port")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8470, ge=1, le=65535)
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|text)$")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    db_pool_size: int = Field(default=10, ge=1, le=500)
+    # Login throttling: failures counted in a sliding window, per account and per address.
+    login_window_seconds: int = Field(default=3600, ge=1)
+    login_max_failures_per_account: int = Field(default=100, ge=1, le=100)
+    login_max_failures_per_address: int = Field(default=1000, ge=1)
+    # How long a long-poll or WebSocket waits before re-reading the stream without a bus hint;
+    # the backstop that makes a lost bus message cost latency, never a fact.
+    sync_recheck_seconds: float = Field(default=15.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_path.is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
+        elif CONFIG_FILE_ENV in os.environ:
+            raise ConfigError(f"config file {toml_path} does not exist")
+        return tuple(sources)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        if not value:
+            return value
+        if value.startswith("sqlite:///"):
+            value = "sqlite+aiosqlite:///" + value.removeprefix("sqlite:///")
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                value = "postgresql+asyncpg://" + value.removeprefix(prefix)
+        if not value.startswith(("sqlite+aiosqlite:///", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must start with sqlite:///, sqlite+aiosqlite:///, postgresql:// or "
+                "postgresql+asyncpg://"
+            )
+        return value
+
+    @field_validator("bus_url")
+    @classmethod
+    def _check_bus_url(cls, value: str) -> str:
+        if value != "memory://" and not value.startswith(("nats://", "tls://")):
+            raise ValueError("must be memory:// or nats://host:port")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return value
+
+    @model_validator(mode="after")
+    def _default_database(self) -> Settings:
+        if not self.database_url:
+            path = (self.data_dir / "courtyard.db").as_posix()
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{path}")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from overrides, environment and file; raise ``ConfigError`` if invalid."""
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None

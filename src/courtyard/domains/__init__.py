@@ -1,0 +1,1 @@
+"""Domain packages: each owns its models, service, schemas, errors and stream events."""

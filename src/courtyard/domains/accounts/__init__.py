@@ -1,0 +1,33 @@
+"""Accounts, sessions, devices and operators."""
+
+from courtyard.domains.accounts.errors import (
+    DeviceNotFound,
+    InvalidCredentials,
+    InvalidToken,
+    LoginThrottled,
+    UsernameTaken,
+    WeakPassword,
+)
+from courtyard.domains.accounts.operators import OPERATOR_ROLES, OperatorsService
+from courtyard.domains.accounts.passwords import Hasher, check_password_rules
+from courtyard.domains.accounts.service import AccountsService, Identity, LoginResult, WrongPassword
+from courtyard.domains.accounts.throttle import LoginThrottle, ThrottleLimits
+
+__all__ = [
+    "OPERATOR_ROLES",
+    "AccountsService",
+    "DeviceNotFound",
+    "Hasher",
+    "Identity",
+    "InvalidCredentials",
+    "InvalidToken",
+    "LoginResult",
+    "LoginThrottle",
+    "LoginThrottled",
+    "OperatorsService",
+    "ThrottleLimits",
+    "UsernameTaken",
+    "WeakPassword",
+    "WrongPassword",
+    "check_password_rules",
+]

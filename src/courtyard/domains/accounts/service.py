@@ -1,0 +1,315 @@
+"""Accounts: register, log in and out, passwords, profile, and the devices each login makes.
+
+Every ``do_*`` is one user-visible write in one transaction; stream events are appended in
+that transaction and the bus is told only after commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from courtyard.core.clock import Clock
+from courtyard.core.errors import PermissionDenied
+from courtyard.core.ids import new_id
+from courtyard.db import Database, Tx
+from courtyard.domains.accounts.errors import (
+    DeviceNotFound,
+    InvalidCredentials,
+    InvalidToken,
+    UsernameTaken,
+)
+from courtyard.domains.accounts.models import AccessToken, Device, User, Username
+from courtyard.domains.accounts.passwords import Hasher, check_password_rules
+from courtyard.domains.accounts.throttle import LoginThrottle
+from courtyard.domains.accounts.validation import check_display_name, check_region, check_username
+from courtyard.streams import StreamStore
+
+TOKEN_PREFIX = "cyt_"
+DEFAULT_DEVICE_NAME = "New device"
+LAST_SEEN_GRANULARITY_SECONDS = 300
+
+
+class WrongPassword(PermissionDenied):
+    code = "wrong_password"
+    title = "The current password is wrong"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request is: the user and the device whose token it carries."""
+
+    user_id: str
+    device_id: str
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user_id: str
+    username: str
+    device_id: str
+    access_token: str
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class AccountsService:
+    """The accounts domain's public operations."""
+
+    def __init__(
+        self, db: Database, streams: StreamStore, clock: Clock, hasher: Hasher, throttle: LoginThrottle
+    ) -> None:
+        self.db = db
+        self.streams = streams
+        self.clock = clock
+        self.hasher = hasher
+        self.throttle = throttle
+
+    # --- registration and sessions ------------------------------------------------------
+
+    async def do_register(
+        self, username: str, password: str, display_name: str, region: str, device_name: str | None
+    ) -> LoginResult:
+        """Create an account and its first device; the username must be free."""
+        username = check_username(username)
+        password = check_password_rules(password, username=username)
+        display_name = check_display_name(display_name)
+        region = check_region(region)
+        device_name = check_display_name(device_name or DEFAULT_DEVICE_NAME, field="device_name")
+        password_hash = self.hasher.hash(password)
+        user_id, now = new_id(), self.clock.now()
+        try:
+            async with self.db.transaction() as tx:
+                tx.session.add(Username(username=username, user_id=user_id))
+                await tx.session.flush()
+                tx.session.add(
+                    User(
+                        user_id=user_id,
+                        username=username,
+                        display_name=display_name,
+                        region=region,
+                        password_hash=password_hash,
+                        created_at=now,
+                        password_changed_at=now,
+                    )
+                )
+                await tx.session.flush()
+                await self.streams.create_stream(tx, user_id)
+                device_id, token = await self._add_device(tx, user_id, device_name)
+        except IntegrityError:
+            raise UsernameTaken() from None
+        return LoginResult(user_id, username, device_id, token)
+
+    async def do_login(
+        self, username: str, password: str, device_name: str | None, address: str | None
+    ) -> LoginResult:
+        """Check the password and add a device. Unknown user and wrong password look alike."""
+        device_name = check_display_name(device_name or DEFAULT_DEVICE_NAME, field="device_name")
+        attempt = await self.throttle.begin(username, address)
+        try:
+            canonical = check_username(username)
+        except Exception:
+            canonical = None
+        user = await self._user_by_username(canonical) if canonical else None
+        # Always pay for one argon2 verification, even for an unknown user.
+        if not self.hasher.verify(user.password_hash if user else None, password) or user is None:
+            raise InvalidCredentials()
+        await self.throttle.forget(attempt)
+        async with self.db.transaction() as tx:
+            device_id, token = await self._add_device(tx, user.user_id, device_name)
+        return LoginResult(user.user_id, user.username, device_id, token)
+
+    async def do_logout(self, identity: Identity) -> None:
+        """End this device's session: its tokens stop working and the device is removed."""
+        await self.do_remove_device(identity, identity.device_id)
+
+    async def authenticate(self, token: str) -> Identity:
+        """Resolve a bearer token to an identity, or raise ``InvalidToken``."""
+        if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
+            raise InvalidToken()
+        async with self.db.read() as session:
+            row = (
+                await session.execute(
+                    select(AccessToken.user_id, AccessToken.device_id, Device.last_seen_at)
+                    .join(
+                        Device,
+                        (Device.user_id == AccessToken.user_id)
+                        & (Device.device_id == AccessToken.device_id),
+                    )
+                    .where(AccessToken.token_hash == hash_token(token))
+                )
+            ).one_or_none()
+        if row is None:
+            raise InvalidToken()
+        identity = Identity(user_id=row.user_id, device_id=row.device_id)
+        now = self.clock.now()
+        if (now - row.last_seen_at).total_seconds() >= LAST_SEEN_GRANULARITY_SECONDS:
+            async with self.db.transaction() as tx:
+                await tx.session.execute(
+                    update(Device)
+                    .where(Device.user_id == identity.user_id, Device.device_id == identity.device_id)
+                    .values(last_seen_at=now)
+                )
+        return identity
+
+    async def is_token_live(self, identity: Identity, token: str) -> bool:
+        """Whether ``token`` still belongs to ``identity`` (checked by long-lived sockets)."""
+        async with self.db.read() as session:
+            found = await session.scalar(
+                select(AccessToken.device_id).where(AccessToken.token_hash == hash_token(token))
+            )
+        return found == identity.device_id
+
+    # --- passwords and profile ----------------------------------------------------------
+
+    async def do_change_password(
+        self, identity: Identity, current: str, new: str, *, logout_other_devices: bool = True
+    ) -> None:
+        """Replace the password after checking the current one; end other sessions by default."""
+        user = await self.get_user(identity.user_id)
+        attempt = await self.throttle.begin(user.username, None)
+        if not self.hasher.verify(user.password_hash, current):
+            raise WrongPassword()
+        await self.throttle.forget(attempt)
+        new = check_password_rules(new, username=user.username)
+        new_hash = self.hasher.hash(new)
+        async with self.db.transaction() as tx:
+            await tx.session.execute(
+                update(User)
+                .where(User.user_id == user.user_id)
+                .values(password_hash=new_hash, password_changed_at=self.clock.now())
+            )
+            if logout_other_devices:
+                others = await tx.session.scalars(
+                    select(Device.device_id).where(
+                        Device.user_id == user.user_id, Device.device_id != identity.device_id
+                    )
+                )
+                for device_id in list(others):
+                    await self._remove_device(tx, user.user_id, device_id)
+
+    async def get_user(self, user_id: str) -> User:
+        async with self.db.read() as session:
+            user = await session.get(User, user_id)
+        if user is None:
+            raise InvalidToken()
+        return user
+
+    async def do_update_profile(self, identity: Identity, display_name: str) -> User:
+        """Change the display name and tell the user's devices."""
+        display_name = check_display_name(display_name)
+        async with self.db.transaction() as tx:
+            await tx.session.execute(
+                update(User).where(User.user_id == identity.user_id).values(display_name=display_name)
+            )
+            await self.streams.append(
+                tx, identity.user_id, "profile.changed", {"display_name": display_name}
+            )
+        return await self.get_user(identity.user_id)
+
+    # --- devices ------------------------------------------------------------------------
+
+    async def get_devices(self, identity: Identity) -> list[Device]:
+        async with self.db.read() as session:
+            rows = await session.scalars(
+                select(Device).where(Device.user_id == identity.user_id).order_by(Device.created_at)
+            )
+            return list(rows)
+
+    async def access_device(self, identity: Identity, device_id: str) -> Device:
+        """The caller's own device ``device_id``; another user's device is simply not found."""
+        async with self.db.read() as session:
+            device = await session.get(Device, (identity.user_id, device_id))
+        if device is None:
+            raise DeviceNotFound()
+        return device
+
+    async def do_rename_device(self, identity: Identity, device_id: str, name: str) -> Device:
+        name = check_display_name(name, field="display_name")
+        async with self.db.transaction() as tx:
+            result = await tx.session.execute(
+                update(Device)
+                .where(Device.user_id == identity.user_id, Device.device_id == device_id)
+                .values(display_name=name)
+            )
+            if not getattr(result, "rowcount", 0):
+                raise DeviceNotFound()
+            await self.streams.append(
+                tx, identity.user_id, "device.renamed", {"device_id": device_id, "display_name": name}
+            )
+        return await self.access_device(identity, device_id)
+
+    async def do_remove_device(self, identity: Identity, device_id: str) -> None:
+        """Remove one of the caller's devices; its tokens stop working at once."""
+        async with self.db.transaction() as tx:
+            if not await self._remove_device(tx, identity.user_id, device_id):
+                raise DeviceNotFound()
+
+    async def do_ack_position(self, identity: Identity, position: int) -> None:
+        """Remember that the device has every stream event up to ``position``.
+
+        Acks only move forward and never past the stream's head, so a confused client cannot
+        make its device skip events that do not exist yet.
+        """
+        async with self.db.transaction() as tx:
+            if position > await StreamStore.head(tx.session, identity.user_id):
+                return
+            await tx.session.execute(
+                update(Device)
+                .where(
+                    Device.user_id == identity.user_id,
+                    Device.device_id == identity.device_id,
+                    Device.acked_position < position,
+                )
+                .values(acked_position=position)
+            )
+
+    # --- internals ----------------------------------------------------------------------
+
+    async def _user_by_username(self, username: str) -> User | None:
+        async with self.db.read() as session:
+            user_id = await session.scalar(
+                select(Username.user_id).where(Username.username == username)
+            )
+            return await session.get(User, user_id) if user_id else None
+
+    async def _add_device(self, tx: Tx, user_id: str, name: str) -> tuple[str, str]:
+        device_id, now = new_id(), self.clock.now()
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        await tx.session.execute(
+            insert(Device).values(
+                user_id=user_id,
+                device_id=device_id,
+                display_name=name,
+                created_at=now,
+                last_seen_at=now,
+                acked_position=0,
+            )
+        )
+        await tx.session.execute(
+            insert(AccessToken).values(
+                token_hash=hash_token(token), user_id=user_id, device_id=device_id, created_at=now
+            )
+        )
+        await self.streams.append(
+            tx, user_id, "device.added", {"device_id": device_id, "display_name": name}
+        )
+        return device_id, token
+
+    async def _remove_device(self, tx: Tx, user_id: str, device_id: str) -> bool:
+        await tx.session.execute(
+            delete(AccessToken).where(AccessToken.user_id == user_id, AccessToken.device_id == device_id)
+        )
+        result = await tx.session.execute(
+            delete(Device).where(Device.user_id == user_id, Device.device_id == device_id)
+        )
+        if not getattr(result, "rowcount", 0):
+            return False
+        await self.streams.append(tx, user_id, "device.removed", {"device_id": device_id})
+        return True

@@ -1,0 +1,7 @@
+"""Every table's model, imported so Alembic (and later the data map) sees the whole schema."""
+
+from courtyard.db.base import Base
+from courtyard.domains.accounts import models as _accounts  # noqa: F401
+from courtyard.streams import events as _streams  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,45 @@
+"""Stream tables: one head row per user (the next position) and the events themselves.
+
+Both are keyed by ``user_id`` first, the distribution column when sharded (DESIGN §3).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import BigInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from courtyard.db import Base, JSONObject, UTCDateTime
+
+
+class StreamHead(Base):
+    """The last position handed out in a user's stream; its row lock orders the writers."""
+
+    __tablename__ = "stream_heads"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StreamEvent(Base):
+    """One fact a user's devices must learn, at a position in the user's stream."""
+
+    __tablename__ = "stream_events"
+
+    user_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36))
+    type: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]] = mapped_column(JSONObject)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "event_id": self.event_id,
+            "type": self.type,
+            "content": self.content,
+            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
+        }

@@ -1,0 +1,82 @@
+"""Append to and read from per-user streams, in the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from courtyard.core.clock import Clock
+from courtyard.core.ids import new_id
+from courtyard.db import Tx
+from courtyard.streams.bus import Bus
+from courtyard.streams.events import StreamEvent, StreamHead
+
+
+class StreamStore:
+    """Writes facts' stream rows in the fact's own transaction and hints the bus after commit."""
+
+    def __init__(self, bus: Bus, clock: Clock) -> None:
+        self.bus = bus
+        self.clock = clock
+
+    async def create_stream(self, tx: Tx, user_id: str) -> None:
+        """Create the head row for a new user's stream, at position 0."""
+        await tx.session.execute(insert(StreamHead).values(user_id=user_id, position=0))
+
+    async def append(self, tx: Tx, user_id: str, type_: str, content: dict[str, Any]) -> int:
+        """Append one event to ``user_id``'s stream and return its position.
+
+        The head row's update takes a row lock held until commit, so positions for one user
+        commit in order and a reader that has seen N never misses a later commit below N.
+        """
+        position = (
+            await tx.session.execute(
+                update(StreamHead)
+                .where(StreamHead.user_id == user_id)
+                .values(position=StreamHead.position + 1)
+                .returning(StreamHead.position)
+            )
+        ).scalar_one()
+        await tx.session.execute(
+            insert(StreamEvent).values(
+                user_id=user_id,
+                position=position,
+                event_id=new_id(),
+                type=type_,
+                content=content,
+                created_at=self.clock.now(),
+            )
+        )
+
+        async def notify() -> None:
+            await self.bus.publish(user_id, position)
+
+        tx.after_commit(notify)
+        return position
+
+    @staticmethod
+    async def read_since(
+        session: AsyncSession, user_id: str, since: int, limit: int = 100
+    ) -> list[StreamEvent]:
+        """Events after position ``since``, oldest first, at most ``limit``."""
+        rows = await session.scalars(
+            select(StreamEvent)
+            .where(StreamEvent.user_id == user_id, StreamEvent.position > since)
+            .order_by(StreamEvent.position)
+            .limit(limit)
+        )
+        return list(rows)
+
+    @staticmethod
+    async def head(session: AsyncSession, user_id: str) -> int:
+        """The newest position in ``user_id``'s stream (0 when empty)."""
+        value = await session.scalar(select(StreamHead.position).where(StreamHead.user_id == user_id))
+        return int(value or 0)
+
+    @staticmethod
+    async def drop_stream(tx: Tx, user_id: str) -> None:
+        """Delete a user's whole stream (account erasure)."""
+        await tx.session.execute(delete(StreamEvent).where(StreamEvent.user_id == user_id))
+        await tx.session.execute(delete(StreamHead).where(StreamHead.user_id == user_id))

@@ -1,0 +1,1 @@
+"""Background jobs that run inside every server node (due-time jobs, purges)."""

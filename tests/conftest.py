@@ -1,0 +1,134 @@
+"""Shared fixtures: a migrated database per test (SQLite, or PostgreSQL when
+``COURTYARD_TEST_PG`` is set), the app on it, and an HTTP client through ``ASGITransport``."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from courtyard.api import create_app
+from courtyard.core.clock import FrozenClock
+from courtyard.core.config import Settings, load_settings
+from courtyard.db.migrate import upgrade
+from courtyard.migrations.schema import metadata
+
+PG_URL = os.environ.get("COURTYARD_TEST_PG", "")  # e.g. postgresql://postgres@127.0.0.1:5432/postgres
+NATS_URL = os.environ.get("COURTYARD_TEST_NATS", "")  # e.g. nats://127.0.0.1:4222
+PASSWORD = "correct horse battery staple"
+
+
+def pg_database_url(name: str) -> str:
+    """A URL for database ``name`` on the test PostgreSQL server."""
+    base = PG_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
+async def recreate_pg_database(name: str) -> str:
+    """Drop and create database ``name`` on the test server; return its URL."""
+    admin = create_async_engine(pg_database_url("postgres"), poolclass=NullPool,
+                                isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    await admin.dispose()
+    return pg_database_url(name)
+
+
+async def drop_pg_database(name: str) -> None:
+    admin = create_async_engine(pg_database_url("postgres"), poolclass=NullPool,
+                                isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated once per session: a SQLite file to copy, or a PostgreSQL database
+    of this test process's own (so parallel runs on one server do not collide)."""
+    if PG_URL:
+        name = f"courtyard_test_{os.getpid()}"
+        url = asyncio.run(recreate_pg_database(name))
+        upgrade(url)
+        yield url
+        asyncio.run(drop_pg_database(name))
+        return
+    path = tmp_path_factory.mktemp("template") / "courtyard.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    yield str(path)
+
+
+async def _truncate_all(url: str) -> None:
+    engine = create_async_engine(url, poolclass=NullPool)
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    async with engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    await engine.dispose()
+
+
+@pytest.fixture
+def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty database for this test."""
+    if PG_URL:
+        asyncio.run(_truncate_all(migrated_template))
+        yield migrated_template
+        return
+    target = tmp_path / "courtyard.db"
+    shutil.copyfile(migrated_template, target)
+    yield f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return load_settings(database_url=database_url, data_dir=tmp_path, log_format="text")
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: FrozenClock) -> AsyncIterator[FastAPI]:
+    application = create_app(settings, clock=clock)
+    runtime = application.state.runtime
+    await runtime.start()
+    try:
+        yield application
+    finally:
+        await runtime.stop()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://courtyard.test") as http:
+        yield http
+
+
+async def register(
+    http: httpx.AsyncClient, username: str, *, password: str = PASSWORD, region: str = "DE"
+) -> dict[str, str]:
+    """Register ``username`` through the API and return the session JSON."""
+    response = await http.post(
+        "/v1/accounts",
+        json={"username": username, "password": password, "display_name": username.title(),
+              "region": region},
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, str] = response.json()
+    return body
+
+
+def bearer(session: dict[str, str]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {session['access_token']}"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.requests import HTTPConnection
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from courtyard.api.runtime import Runtime
@@ -13,7 +14,7 @@ from courtyard.domains.accounts import AccountsService, Identity, InvalidToken
 bearer = HTTPBearer(auto_error=False, description="An access token from login or register.")
 
 
-def get_runtime(request: Request) -> Runtime:
+def get_runtime(request: HTTPConnection) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 

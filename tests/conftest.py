@@ -22,7 +22,9 @@ from courtyard.core.config import Settings, load_settings
 from courtyard.db.migrate import upgrade
 from courtyard.migrations.schema import metadata
 
-PG_URL = os.environ.get("COURTYARD_TEST_PG", "")  # e.g. postgresql://postgres@127.0.0.1:5432/postgres
+PG_URL = os.environ.get(
+    "COURTYARD_TEST_PG", ""
+)  # e.g. postgresql://postgres@127.0.0.1:5432/postgres
 NATS_URL = os.environ.get("COURTYARD_TEST_NATS", "")  # e.g. nats://127.0.0.1:4222
 PASSWORD = "correct horse battery staple"
 
@@ -35,8 +37,9 @@ def pg_database_url(name: str) -> str:
 
 async def recreate_pg_database(name: str) -> str:
     """Drop and create database ``name`` on the test server; return its URL."""
-    admin = create_async_engine(pg_database_url("postgres"), poolclass=NullPool,
-                                isolation_level="AUTOCOMMIT")
+    admin = create_async_engine(
+        pg_database_url("postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -45,8 +48,9 @@ async def recreate_pg_database(name: str) -> str:
 
 
 async def drop_pg_database(name: str) -> None:
-    admin = create_async_engine(pg_database_url("postgres"), poolclass=NullPool,
-                                isolation_level="AUTOCOMMIT")
+    admin = create_async_engine(
+        pg_database_url("postgres"), poolclass=NullPool, isolation_level="AUTOCOMMIT"
+    )
     async with admin.connect() as conn:
         await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     await admin.dispose()
@@ -122,8 +126,12 @@ async def register(
     """Register ``username`` through the API and return the session JSON."""
     response = await http.post(
         "/v1/accounts",
-        json={"username": username, "password": password, "display_name": username.title(),
-              "region": region},
+        json={
+            "username": username,
+            "password": password,
+            "display_name": username.title(),
+            "region": region,
+        },
     )
     assert response.status_code == 201, response.text
     body: dict[str, str] = response.json()
@@ -145,10 +153,12 @@ async def live_server(app: FastAPI) -> AsyncIterator[str]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="off", ws="websockets-sansio")
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, lifespan="off", ws="websockets-sansio"
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
         await asyncio.sleep(0.01)
     try:
         yield f"http://127.0.0.1:{port}"
@@ -156,3 +166,21 @@ async def live_server(app: FastAPI) -> AsyncIterator[str]:
         server.should_exit = True
         await task
         sock.close()
+
+
+@pytest.fixture
+async def app_factory_limit(
+    database_url: str, tmp_path: Path, clock: FrozenClock
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A client on an app whose per-address login limit is 5 (for throttle tests)."""
+    settings = load_settings(
+        database_url=database_url, data_dir=tmp_path, login_max_failures_per_address=5
+    )
+    application = create_app(settings, clock=clock)
+    await application.state.runtime.start()
+    transport = httpx.ASGITransport(app=application)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://courtyard.test") as http:
+            yield http
+    finally:
+        await application.state.runtime.stop()

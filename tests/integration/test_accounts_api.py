@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import PASSWORD, bearer, register
+from tests.conftest import bearer, register
 
 
 async def test_register_returns_a_working_token(client: httpx.AsyncClient) -> None:

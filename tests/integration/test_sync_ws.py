@@ -18,8 +18,9 @@ async def test_socket_pushes_new_events_and_resumes_after_ack(live_server: str) 
             first = json.loads(await ws.recv())
             assert [e["type"] for e in first["events"]] == ["device.added"]
             await ws.send(json.dumps({"type": "ack", "position": first["next"]}))
-            await http.patch("/v1/account/profile", json={"display_name": "Al"},
-                             headers=bearer(session))
+            await http.patch(
+                "/v1/account/profile", json={"display_name": "Al"}, headers=bearer(session)
+            )
             pushed = json.loads(await ws.recv())
             assert pushed["events"][0]["type"] == "profile.changed"
             assert pushed["events"][0]["content"] == {"display_name": "Al"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -66,8 +65,13 @@ class BodyLimitMiddleware:
 
 async def _send_problem(send: Send, status: int, code: str, title: str) -> None:
     body = json.dumps(
-        {"type": f"urn:courtyard:problem:{code}", "title": title, "status": status, "code": code,
-         "detail": None}
+        {
+            "type": f"urn:courtyard:problem:{code}",
+            "title": title,
+            "status": status,
+            "code": code,
+            "detail": None,
+        }
     ).encode()
     await send(
         {
@@ -129,7 +133,7 @@ class AccessLogMiddleware:
             )
 
 
-def _route_template(scope: dict[str, Any]) -> str:
+def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return str(path) if path else "<unmatched>"

@@ -17,6 +17,7 @@ from courtyard.core import errors
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "urn:courtyard:problem:"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+FASTAPI_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 # Each kind of error maps to one status, once, here.
 STATUS_BY_KIND: list[tuple[type[errors.CourtyardError], int]] = [
@@ -98,7 +99,9 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     problems = [_json_safe(e) for e in exc.errors()]
     if any(p["type"] == "json_invalid" for p in problems):
-        return problem_response(400, "malformed_json", "The body is not valid JSON", errors=problems)
+        return problem_response(
+            400, "malformed_json", "The body is not valid JSON", errors=problems
+        )
     return problem_response(
         422, "invalid_request", "The request does not match the schema", errors=problems
     )
@@ -108,6 +111,9 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
     code = CODE_BY_HTTP_STATUS.get(status, "http_error")
+    if status == 400 and exc.detail == FASTAPI_BODY_PARSE_ERROR:
+        # FastAPI raises this for bodies that are not even text (e.g. invalid UTF-8).
+        code = "malformed_json"
     title = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     response = problem_response(status, code, title, str(exc.detail) if exc.detail else None)
     if exc.headers:

@@ -39,7 +39,9 @@ class Runtime:
     started: bool = False
 
     @classmethod
-    def build(cls, settings: Settings, clock: Clock | None = None, bus: Bus | None = None) -> Runtime:
+    def build(
+        cls, settings: Settings, clock: Clock | None = None, bus: Bus | None = None
+    ) -> Runtime:
         clock = clock or SystemClock()
         db = Database(settings.database_url, pool_size=settings.db_pool_size)
         bus = bus or create_bus(settings.bus_url)
@@ -67,7 +69,9 @@ class Runtime:
             sync=SyncService(db, notifier, settings.sync_recheck_seconds),
             metrics=Metrics(),
         )
-        runtime.jobs = PeriodicJobs([Job("purge-login-failures", PURGE_EVERY_SECONDS, throttle.purge)])
+        runtime.jobs = PeriodicJobs(
+            [Job("purge-login-failures", PURGE_EVERY_SECONDS, throttle.purge)]
+        )
         return runtime
 
     async def start(self) -> None:

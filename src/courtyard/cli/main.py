@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from courtyard import __version__
-from courtyard.cli import server
+from courtyard.cli import demo, server
 
 app = typer.Typer(
     name="courtyard",
@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("serve")(server.serve)
+app.command("demo")(demo.demo)
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.admin_app, name="admin")
 

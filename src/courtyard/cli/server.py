@@ -40,16 +40,25 @@ def serve(
     data_dir: DataDirOption = None,
 ) -> None:
     """Migrate the database, then serve the API until interrupted."""
+    settings = settings_or_exit(
+        host=host, port=port, database_url=db, bus_url=bus, data_dir=data_dir
+    )
+    run_server(settings)
+
+
+def run_server(settings: Settings) -> None:
+    """Migrate, then run uvicorn with our logging until interrupted."""
     import uvicorn
 
     from courtyard.api import create_app
     from courtyard.db.migrate import upgrade
 
-    settings = settings_or_exit(host=host, port=port, database_url=db, bus_url=bus, data_dir=data_dir)
     configure_logging(settings.log_level, settings.log_format)
     upgrade(settings.database_url)
     app = create_app(settings)
-    console.print(f"Courtyard serving on http://{settings.host}:{settings.port} (API docs at /docs)")
+    console.print(
+        f"Courtyard serving on http://{settings.host}:{settings.port} (API docs at /docs)"
+    )
     uvicorn.run(
         app,
         host=settings.host,
@@ -107,15 +116,15 @@ def create_operator(
     ] = None,
     password_env: Annotated[
         str, typer.Option(help="Read the password from this environment variable if set.")
-    ] = "COURTYARD_OPERATOR_PASSWORD",
+    ] = "COURTYARD_OPERATOR_PASSWORD",  # noqa: S107 - the name of a variable, not a password
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Create an operator; the password is prompted (hidden) or read from the environment."""
+    from courtyard.core.clock import SystemClock
     from courtyard.db import Database
     from courtyard.db.migrate import upgrade
     from courtyard.domains.accounts import Hasher, OperatorsService
-    from courtyard.core.clock import SystemClock
 
     settings = settings_or_exit(database_url=db, data_dir=data_dir)
     password = os.environ.get(password_env) or typer.prompt(

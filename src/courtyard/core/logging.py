@@ -10,11 +10,26 @@ from typing import Any
 
 # Keys whose values are never written, wherever they appear in a log record's extras.
 SECRET_KEYS = frozenset(
-    {"password", "new_password", "current_password", "token", "access_token", "authorization",
-     "cookie", "secret", "passphrase", "pin"}
+    {
+        "password",
+        "new_password",
+        "current_password",
+        "token",
+        "access_token",
+        "authorization",
+        "cookie",
+        "secret",
+        "passphrase",
+        "pin",
+    }
 )
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Record attributes that are not extras (uvicorn adds an ANSI-coloured copy of its message).
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 def redact(value: Any) -> Any:

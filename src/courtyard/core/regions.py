@@ -4,8 +4,7 @@ from __future__ import annotations
 
 # The 249 officially assigned codes of ISO 3166-1 (as published by the ISO 3166 Maintenance
 # Agency, via the pycountry database).
-COUNTRY_CODES = frozenset(
-    """
+_CODES = """
 AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR
 BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ
 EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW
@@ -15,10 +14,10 @@ MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR
 QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG
 TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM
 ZW
-""".split()
-)
+"""
+COUNTRY_CODES = frozenset(_CODES.split())
 
 
 def is_country_code(code: str) -> bool:
-    """Whether code is an assigned ISO 3166-1 alpha-2 code (upper case)."""
+    """Whether ``code`` is an assigned ISO 3166-1 alpha-2 code (upper case)."""
     return code in COUNTRY_CODES

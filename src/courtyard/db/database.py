@@ -15,7 +15,12 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 log = logging.getLogger(__name__)
@@ -36,7 +41,7 @@ class Tx:
         self._after_commit.append(hook)
 
 
-def _sqlite_pragmas(immediate: bool) -> Callable[[Any], None]:
+def _sqlite_pragmas(immediate: bool) -> Callable[[AsyncEngine], None]:
     def register(engine: AsyncEngine) -> None:
         @event.listens_for(engine.sync_engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -53,7 +58,7 @@ def _sqlite_pragmas(immediate: bool) -> Callable[[Any], None]:
         def _on_begin(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
-    return register  # type: ignore[return-value]
+    return register
 
 
 def prepare_sqlite_path(url: str) -> None:

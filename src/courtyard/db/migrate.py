@@ -71,4 +71,3 @@ async def current_revision(url: str) -> str | None:
             return await conn.run_sync(read)
     finally:
         await engine.dispose()
-

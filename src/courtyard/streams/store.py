@@ -72,7 +72,9 @@ class StreamStore:
     @staticmethod
     async def head(session: AsyncSession, user_id: str) -> int:
         """The newest position in ``user_id``'s stream (0 when empty)."""
-        value = await session.scalar(select(StreamHead.position).where(StreamHead.user_id == user_id))
+        value = await session.scalar(
+            select(StreamHead.position).where(StreamHead.user_id == user_id)
+        )
         return int(value or 0)
 
     @staticmethod

@@ -26,7 +26,9 @@ class PeriodicJobs:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._loop(job), name=f"job:{job.name}") for job in self.jobs]
+        self._tasks = [
+            asyncio.create_task(self._loop(job), name=f"job:{job.name}") for job in self.jobs
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:

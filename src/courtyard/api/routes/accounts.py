@@ -50,9 +50,7 @@ async def login(body: LoginRequest, accounts: AccountsDep, address: ClientAddres
     return SessionOut(**result.__dict__)
 
 
-@router.delete(
-    "/sessions/current", status_code=status.HTTP_204_NO_CONTENT, responses=AUTH_PROBLEMS
-)
+@router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT, responses=AUTH_PROBLEMS)
 async def logout(identity: CurrentIdentity, accounts: AccountsDep) -> None:
     """Sign out this device: its token stops working and the device is removed."""
     await accounts.do_logout(identity)
@@ -77,8 +75,11 @@ async def update_profile(
 @router.post(
     "/account/password",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses={**AUTH_PROBLEMS, 403: problem_doc("The current password is wrong."),
-               429: problem_doc("Too many wrong passwords.")},
+    responses={
+        **AUTH_PROBLEMS,
+        403: problem_doc("The current password is wrong."),
+        429: problem_doc("Too many wrong passwords."),
+    },
 )
 async def change_password(
     body: ChangePasswordRequest, identity: CurrentIdentity, accounts: AccountsDep

@@ -38,6 +38,8 @@ async def rename_device(
 
 
 @router.delete("/{device_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_device(device_id: DeviceId, identity: CurrentIdentity, accounts: AccountsDep) -> None:
+async def remove_device(
+    device_id: DeviceId, identity: CurrentIdentity, accounts: AccountsDep
+) -> None:
     """Sign a device out remotely; its tokens stop working at once."""
     await accounts.do_remove_device(identity, device_id)

@@ -37,9 +37,7 @@ class SyncResponse(BaseModel):
     next: int = Field(description="Pass as `since` next time.")
 
 
-@router.get(
-    "/sync", response_model=SyncResponse, responses={**COMMON_PROBLEMS, **AUTH_PROBLEMS}
-)
+@router.get("/sync", response_model=SyncResponse, responses={**COMMON_PROBLEMS, **AUTH_PROBLEMS})
 async def sync(
     identity: CurrentIdentity,
     runtime: RuntimeDep,

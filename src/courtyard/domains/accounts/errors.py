@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from courtyard.core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, TooManyRequests
+from courtyard.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    TooManyRequests,
+)
 
 
 class WeakPassword(InvalidInput):

@@ -35,7 +35,7 @@ class OperatorsService:
         operator = Operator(
             operator_id=new_id(),
             username=username,
-            password_hash=self.hasher.hash(password),
+            password_hash=await self.hasher.hash(password),
             roles=sorted(set(roles)),
             created_at=self.clock.now(),
         )

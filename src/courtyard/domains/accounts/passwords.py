@@ -7,7 +7,9 @@ same password typed on two keyboards matches.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
 import unicodedata
 from importlib import resources
 
@@ -56,20 +58,27 @@ def check_password_rules(password: str, *, username: str | None = None) -> str:
 
 
 class Hasher:
-    """argon2id hashing with a dummy hash so unknown users cost as much as known ones."""
+    """argon2id hashing with a dummy hash so unknown users cost as much as known ones.
 
-    def __init__(self) -> None:
+    Hashing runs in worker threads (argon2 releases the GIL), at most a few at a time, so a
+    burst of logins neither blocks the event loop nor takes unbounded memory (19 MiB each).
+    """
+
+    def __init__(self, concurrency: int | None = None) -> None:
         self._hasher = PasswordHasher(
             time_cost=ARGON2_TIME_COST,
             memory_cost=ARGON2_MEMORY_KIB,
             parallelism=ARGON2_PARALLELISM,
         )
         self._dummy = self._hasher.hash("not a real password: keeps timing even")
+        self._concurrency = concurrency or max(2, 2 * (os.cpu_count() or 1))
+        self._slots: asyncio.Semaphore | None = None
 
-    def hash(self, password: str) -> str:
+    def hash_now(self, password: str) -> str:
+        """Hash synchronously (for scripts and tests)."""
         return self._hasher.hash(normalise(password))
 
-    def verify(self, password_hash: str | None, password: str) -> bool:
+    def verify_now(self, password_hash: str | None, password: str) -> bool:
         """Check ``password``; with ``password_hash=None`` do the same work and return False."""
         try:
             self._hasher.verify(password_hash or self._dummy, normalise(password))
@@ -77,5 +86,16 @@ class Hasher:
             return False
         return password_hash is not None
 
-    def needs_rehash(self, password_hash: str) -> bool:
-        return self._hasher.check_needs_rehash(password_hash)
+    async def hash(self, password: str) -> str:
+        async with self._limit():
+            return await asyncio.to_thread(self.hash_now, password)
+
+    async def verify(self, password_hash: str | None, password: str) -> bool:
+        async with self._limit():
+            return await asyncio.to_thread(self.verify_now, password_hash, password)
+
+    def _limit(self) -> asyncio.Semaphore:
+        # Created lazily so the semaphore binds to the running loop, not the constructor's.
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._concurrency)
+        return self._slots

@@ -15,7 +15,9 @@ class RegisterRequest(_Strict):
     username: str = Field(min_length=1, max_length=64, examples=["alice"])
     password: str = Field(min_length=1, max_length=1024)
     display_name: str = Field(min_length=1, max_length=200, examples=["Alice"])
-    region: str = Field(min_length=2, max_length=2, description="ISO 3166-1 alpha-2", examples=["DE"])
+    region: str = Field(
+        min_length=2, max_length=2, description="ISO 3166-1 alpha-2", examples=["DE"]
+    )
     device_name: str | None = Field(default=None, max_length=200, examples=["Alice's laptop"])
 
 

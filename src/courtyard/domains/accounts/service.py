@@ -29,7 +29,7 @@ from courtyard.domains.accounts.throttle import LoginThrottle
 from courtyard.domains.accounts.validation import check_display_name, check_region, check_username
 from courtyard.streams import StreamStore
 
-TOKEN_PREFIX = "cyt_"
+TOKEN_PREFIX = "cyt_"  # noqa: S105 - a public prefix that makes leaked tokens easy to spot
 DEFAULT_DEVICE_NAME = "New device"
 LAST_SEEN_GRANULARITY_SECONDS = 300
 
@@ -63,7 +63,12 @@ class AccountsService:
     """The accounts domain's public operations."""
 
     def __init__(
-        self, db: Database, streams: StreamStore, clock: Clock, hasher: Hasher, throttle: LoginThrottle
+        self,
+        db: Database,
+        streams: StreamStore,
+        clock: Clock,
+        hasher: Hasher,
+        throttle: LoginThrottle,
     ) -> None:
         self.db = db
         self.streams = streams
@@ -82,7 +87,7 @@ class AccountsService:
         display_name = check_display_name(display_name)
         region = check_region(region)
         device_name = check_display_name(device_name or DEFAULT_DEVICE_NAME, field="device_name")
-        password_hash = self.hasher.hash(password)
+        password_hash = await self.hasher.hash(password)
         user_id, now = new_id(), self.clock.now()
         try:
             async with self.db.transaction() as tx:
@@ -118,7 +123,10 @@ class AccountsService:
             canonical = None
         user = await self._user_by_username(canonical) if canonical else None
         # Always pay for one argon2 verification, even for an unknown user.
-        if not self.hasher.verify(user.password_hash if user else None, password) or user is None:
+        if (
+            not await self.hasher.verify(user.password_hash if user else None, password)
+            or user is None
+        ):
             raise InvalidCredentials()
         await self.throttle.forget(attempt)
         async with self.db.transaction() as tx:
@@ -153,7 +161,9 @@ class AccountsService:
             async with self.db.transaction() as tx:
                 await tx.session.execute(
                     update(Device)
-                    .where(Device.user_id == identity.user_id, Device.device_id == identity.device_id)
+                    .where(
+                        Device.user_id == identity.user_id, Device.device_id == identity.device_id
+                    )
                     .values(last_seen_at=now)
                 )
         return identity
@@ -174,11 +184,11 @@ class AccountsService:
         """Replace the password after checking the current one; end other sessions by default."""
         user = await self.get_user(identity.user_id)
         attempt = await self.throttle.begin(user.username, None)
-        if not self.hasher.verify(user.password_hash, current):
+        if not await self.hasher.verify(user.password_hash, current):
             raise WrongPassword()
         await self.throttle.forget(attempt)
         new = check_password_rules(new, username=user.username)
-        new_hash = self.hasher.hash(new)
+        new_hash = await self.hasher.hash(new)
         async with self.db.transaction() as tx:
             await tx.session.execute(
                 update(User)
@@ -206,7 +216,9 @@ class AccountsService:
         display_name = check_display_name(display_name)
         async with self.db.transaction() as tx:
             await tx.session.execute(
-                update(User).where(User.user_id == identity.user_id).values(display_name=display_name)
+                update(User)
+                .where(User.user_id == identity.user_id)
+                .values(display_name=display_name)
             )
             await self.streams.append(
                 tx, identity.user_id, "profile.changed", {"display_name": display_name}
@@ -241,7 +253,10 @@ class AccountsService:
             if not getattr(result, "rowcount", 0):
                 raise DeviceNotFound()
             await self.streams.append(
-                tx, identity.user_id, "device.renamed", {"device_id": device_id, "display_name": name}
+                tx,
+                identity.user_id,
+                "device.renamed",
+                {"device_id": device_id, "display_name": name},
             )
         return await self.access_device(identity, device_id)
 
@@ -304,7 +319,9 @@ class AccountsService:
 
     async def _remove_device(self, tx: Tx, user_id: str, device_id: str) -> bool:
         await tx.session.execute(
-            delete(AccessToken).where(AccessToken.user_id == user_id, AccessToken.device_id == device_id)
+            delete(AccessToken).where(
+                AccessToken.user_id == user_id, AccessToken.device_id == device_id
+            )
         )
         result = await tx.session.execute(
             delete(Device).where(Device.user_id == user_id, Device.device_id == device_id)

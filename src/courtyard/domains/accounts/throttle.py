@@ -64,14 +64,20 @@ class LoginThrottle:
         async with self.db.transaction() as tx:
             await tx.session.execute(
                 insert(LoginFailure),
-                [{"scope_key": k, "failure_id": attempt.failure_id, "failed_at": now} for k in keys],
+                [
+                    {"scope_key": k, "failure_id": attempt.failure_id, "failed_at": now}
+                    for k in keys
+                ],
             )
         async with self.db.read() as session:
             for key, limit in zip(keys, limits, strict=True):
                 count = await session.scalar(
                     select(func.count())
                     .select_from(LoginFailure)
-                    .where(LoginFailure.scope_key == key, LoginFailure.failed_at > now - self.limits.window)
+                    .where(
+                        LoginFailure.scope_key == key,
+                        LoginFailure.failed_at > now - self.limits.window,
+                    )
                 )
                 if (count or 0) > limit:
                     await self.forget(attempt)

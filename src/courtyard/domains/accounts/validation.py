@@ -30,7 +30,9 @@ def check_display_name(name: str, *, field: str = "display_name") -> str:
     if not cleaned or len(cleaned) > DISPLAY_NAME_MAX:
         raise InvalidInput(f"{field} must have 1 to {DISPLAY_NAME_MAX} characters.", field=field)
     if any(unicodedata.category(ch) in {"Cc", "Cf", "Cs", "Co", "Cn"} for ch in cleaned):
-        raise InvalidInput(f"{field} must not contain control or unassigned characters.", field=field)
+        raise InvalidInput(
+            f"{field} must not contain control or unassigned characters.", field=field
+        )
     return cleaned
 
 

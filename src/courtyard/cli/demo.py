@@ -10,11 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from courtyard.api.runtime import Runtime
 from courtyard.cli.server import run_server, settings_or_exit
 from courtyard.core.config import Settings
-from courtyard.db.migrate import upgrade
-from courtyard.domains.accounts import UsernameTaken
 
 console = Console()
 DEMO_PASSWORD = "courtyard demo password"  # noqa: S105 - printed for the demo on purpose
@@ -23,6 +20,9 @@ DEMO_USERS = [("alice", "Alice", "DE"), ("bob", "Bob", "CN")]
 
 async def seed(settings: Settings) -> list[str]:
     """Create the demo accounts that do not exist yet; return the names created."""
+    from courtyard.api.runtime import Runtime
+    from courtyard.domains.accounts import UsernameTaken
+
     runtime = Runtime.build(settings)
     created = []
     try:
@@ -44,6 +44,8 @@ def demo(
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Demo state.")] = Path("var/demo"),
 ) -> None:
     """Start a server on SQLite with demo accounts and print how to try it."""
+    from courtyard.db.migrate import upgrade
+
     settings = settings_or_exit(data_dir=data_dir, port=port, log_format="text")
     upgrade(settings.database_url)
     created = asyncio.run(seed(settings))

@@ -15,6 +15,7 @@ from courtyard.core.errors import ConfigError, CourtyardError
 from courtyard.core.logging import configure_logging
 
 console = Console(stderr=True)
+SHUTDOWN_GRACE_SECONDS = 5
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 admin_app = typer.Typer(help="Operator administration.", no_args_is_help=True)
 
@@ -67,6 +68,8 @@ def run_server(settings: Settings) -> None:
         access_log=False,
         ws_max_size=settings.max_body_bytes,
         lifespan="on",
+        # Long-polls may wait up to a minute; clients resume, so don't hold shutdown for them.
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
 
 

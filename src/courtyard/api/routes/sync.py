@@ -20,6 +20,7 @@ from courtyard.domains.accounts import Identity
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["sync"])
 
+CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 MAX_TIMEOUT_MS = 60_000
 
@@ -67,15 +68,21 @@ async def sync_socket(websocket: WebSocket, accounts: AccountsDep, runtime: Runt
     otherwise after the device's last acknowledged position.
     """
     token = _bearer(websocket)
+    # Accept first, so that a refusal reaches the client as a close code it can act on
+    # (4401: sign in again; 4400: fix the request), not as an opaque handshake failure.
+    await websocket.accept()
+    try:
+        since = _since(websocket)
+    except ValueError:
+        await websocket.close(CLOSE_BAD_REQUEST, "since must be a non-negative integer")
+        return
     try:
         identity = await accounts.authenticate(token or "")
-        since = _since(websocket)
         if since is None:
             since = (await accounts.access_device(identity, identity.device_id)).acked_position
-    except (CourtyardError, ValueError):
-        await websocket.close(CLOSE_UNAUTHORIZED, "invalid token or since")
+    except CourtyardError:
+        await websocket.close(CLOSE_UNAUTHORIZED, "invalid or revoked token")
         return
-    await websocket.accept()
     runtime.metrics.sync_sockets.inc()
     tasks = [
         asyncio.create_task(_push(websocket, runtime, identity, token or "", since)),

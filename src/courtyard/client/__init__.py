@@ -1,0 +1,33 @@
+"""The Courtyard SDK: an async client that speaks only the public wire protocol."""
+
+from courtyard.client.client import Client, SyncMode
+from courtyard.client.errors import (
+    ApiError,
+    AuthError,
+    ClientError,
+    ProtocolError,
+    RateLimited,
+    Unreachable,
+)
+from courtyard.client.models import Account, Device, Session, SyncEvent
+from courtyard.client.profile import Profile, ProfileError, StoredSession
+from courtyard.client.sync import Backoff
+
+__all__ = [
+    "Account",
+    "ApiError",
+    "AuthError",
+    "Backoff",
+    "Client",
+    "ClientError",
+    "Device",
+    "Profile",
+    "ProfileError",
+    "ProtocolError",
+    "RateLimited",
+    "Session",
+    "StoredSession",
+    "SyncEvent",
+    "SyncMode",
+    "Unreachable",
+]

@@ -54,8 +54,13 @@ class NatsBus:
         )
 
     async def close(self) -> None:
+        """Drain if connected; if the server is unreachable, just stop reconnecting."""
         if self._nc is not None and not self._nc.is_closed:
-            await self._nc.drain()
+            try:
+                await self._nc.drain()
+            except Exception:
+                log.info("bus not drained (unreachable); closing", extra={"bus": self.url})
+                await self._nc.close()
         self._subs.clear()
 
     def _client(self) -> NatsClient:

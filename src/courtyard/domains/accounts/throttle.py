@@ -69,6 +69,7 @@ class LoginThrottle:
                     for k in keys
                 ],
             )
+        over_limit = False
         async with self.db.read() as session:
             for key, limit in zip(keys, limits, strict=True):
                 count = await session.scalar(
@@ -79,9 +80,12 @@ class LoginThrottle:
                         LoginFailure.failed_at > now - self.limits.window,
                     )
                 )
-                if (count or 0) > limit:
-                    await self.forget(attempt)
-                    raise LoginThrottled(retry_after=int(self.limits.window.total_seconds()))
+                over_limit = over_limit or (count or 0) > limit
+        # Only once the read connection is back in the pool: holding it while waiting for a
+        # write connection deadlocks a busy pool.
+        if over_limit:
+            await self.forget(attempt)
+            raise LoginThrottled(retry_after=int(self.limits.window.total_seconds()))
         return attempt
 
     async def forget(self, attempt: Attempt) -> None:

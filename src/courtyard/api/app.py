@@ -8,16 +8,20 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from courtyard import __version__
 from courtyard.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from courtyard.api.problems import Problem, install_problem_handlers
-from courtyard.api.routes import accounts, devices, ops, sync
+from courtyard.api.routes import accounts, devices, ops, sync, to_device
 from courtyard.api.runtime import Runtime
 from courtyard.core.clock import Clock
 from courtyard.core.config import Settings
+from courtyard.domains.todevice import OlmEnvelope
 from courtyard.streams import Bus
 
+# Schemas referenced from documentation rather than from a route's own models.
+EXTRA_COMPONENTS: tuple[type[BaseModel], ...] = (Problem, OlmEnvelope)
 DESCRIPTION = """Courtyard's server API. The server stores and forwards; it cannot read your
 messages. Errors are RFC 9457 problems (`application/problem+json`) with a stable `code`."""
 
@@ -44,7 +48,7 @@ def create_app(
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (ops, accounts, devices, sync):
+    for module in (ops, accounts, devices, sync, to_device):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLogMiddleware, metrics=runtime.metrics)
@@ -54,9 +58,11 @@ def create_app(
             schema = get_openapi(
                 title=app.title, version=app.version, description=app.description, routes=app.routes
             )
-            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
-                Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in EXTRA_COMPONENTS:
+                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(model_schema.pop("$defs", {}))
+                components[model.__name__] = model_schema
             app.openapi_schema = schema
         return app.openapi_schema
 

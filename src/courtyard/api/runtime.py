@@ -16,6 +16,7 @@ from courtyard.domains.accounts import (
     OperatorsService,
     ThrottleLimits,
 )
+from courtyard.domains.todevice import ToDeviceService
 from courtyard.streams import Bus, StreamNotifier, StreamStore, SyncService, create_bus
 from courtyard.streams.bus import close_quietly
 from courtyard.workers.periodic import Job, PeriodicJobs
@@ -34,6 +35,7 @@ class Runtime:
     accounts: AccountsService
     operators: OperatorsService
     sync: SyncService
+    to_device: ToDeviceService
     metrics: Metrics
     jobs: PeriodicJobs = field(default_factory=lambda: PeriodicJobs([]))
     started: bool = False
@@ -67,6 +69,7 @@ class Runtime:
             accounts=AccountsService(db, streams, clock, hasher, throttle),
             operators=OperatorsService(db, clock, hasher),
             sync=SyncService(db, notifier, settings.sync_recheck_seconds),
+            to_device=ToDeviceService(db, streams, clock),
             metrics=Metrics(),
         )
         runtime.jobs = PeriodicJobs(

@@ -2,6 +2,7 @@
 
 from courtyard.db.base import Base
 from courtyard.domains.accounts import models as _accounts  # noqa: F401
+from courtyard.domains.todevice import models as _todevice  # noqa: F401
 from courtyard.streams import events as _streams  # noqa: F401
 
 metadata = Base.metadata

@@ -16,6 +16,7 @@ from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS
 from courtyard.api.runtime import Runtime
 from courtyard.core.errors import CourtyardError
 from courtyard.domains.accounts import Identity
+from courtyard.streams import SyncBatch
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["sync"])
@@ -54,10 +55,10 @@ async def sync(
     if since is None:
         since = (await runtime.accounts.access_device(identity, identity.device_id)).acked_position
     else:
-        await runtime.accounts.do_ack_position(identity, since)
+        await _acknowledge(runtime, identity, since)
     batch = await runtime.sync.wait(identity.user_id, since, timeout / 1000, limit)
     runtime.metrics.sync_events_sent.inc(len(batch.events))
-    return batch.to_wire()
+    return await _for_device(runtime, identity, batch)
 
 
 @router.websocket("/sync/ws")
@@ -112,7 +113,8 @@ async def _push(
                 waiter, identity.user_id, since, runtime.settings.sync_recheck_seconds
             )
             if batch.events:
-                await websocket.send_text(json.dumps({"type": "events", **batch.to_wire()}))
+                wire = await _for_device(runtime, identity, batch)
+                await websocket.send_text(json.dumps({"type": "events", **wire}))
                 runtime.metrics.sync_events_sent.inc(len(batch.events))
                 since = batch.next
 
@@ -127,9 +129,22 @@ async def _read_acks(websocket: WebSocket, runtime: Runtime, identity: Identity)
         if not isinstance(message, dict):
             continue
         if message.get("type") == "ack" and isinstance(message.get("position"), int):
-            await runtime.accounts.do_ack_position(identity, message["position"])
+            await _acknowledge(runtime, identity, message["position"])
         elif message.get("type") == "ping":
             await websocket.send_text(json.dumps({"type": "pong"}))
+
+
+async def _acknowledge(runtime: Runtime, identity: Identity, position: int) -> None:
+    """The device has everything up to ``position``: remember it, drop delivered messages."""
+    await runtime.accounts.do_ack_position(identity, position)
+    await runtime.to_device.do_acknowledge(identity, position)
+
+
+async def _for_device(runtime: Runtime, identity: Identity, batch: SyncBatch) -> dict[str, Any]:
+    """The batch as this device sees it: its own to-device messages filled in."""
+    wire = batch.to_wire()
+    wire["events"] = await runtime.to_device.attach_messages(identity, wire["events"])
+    return wire
 
 
 def _bearer(websocket: WebSocket) -> str | None:

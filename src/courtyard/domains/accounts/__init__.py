@@ -10,7 +10,13 @@ from courtyard.domains.accounts.errors import (
 )
 from courtyard.domains.accounts.operators import OPERATOR_ROLES, OperatorsService
 from courtyard.domains.accounts.passwords import Hasher, check_password_rules
-from courtyard.domains.accounts.service import AccountsService, Identity, LoginResult, WrongPassword
+from courtyard.domains.accounts.service import (
+    AccountsService,
+    Identity,
+    LoginResult,
+    WrongPassword,
+    existing_devices,
+)
 from courtyard.domains.accounts.throttle import LoginThrottle, ThrottleLimits
 
 __all__ = [
@@ -30,4 +36,5 @@ __all__ = [
     "WeakPassword",
     "WrongPassword",
     "check_password_rules",
+    "existing_devices",
 ]

@@ -10,8 +10,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from courtyard.core.clock import Clock
 from courtyard.core.errors import PermissionDenied
@@ -53,6 +54,20 @@ class LoginResult:
     username: str
     device_id: str
     access_token: str
+
+
+async def existing_devices(
+    session: AsyncSession, targets: set[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Which of the ``(user_id, device_id)`` pairs are devices now (in the caller's session)."""
+    if not targets:
+        return set()
+    rows = await session.execute(
+        select(Device.user_id, Device.device_id).where(
+            tuple_(Device.user_id, Device.device_id).in_(sorted(targets))
+        )
+    )
+    return {(user_id, device_id) for user_id, device_id in rows}
 
 
 def hash_token(token: str) -> bytes:

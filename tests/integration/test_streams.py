@@ -98,3 +98,22 @@ async def test_a_device_that_resumes_from_its_last_position_sees_each_fact_once(
     batch = await runtime.sync.read(user_id, cursor, limit=500)
     seen += [e.content["n"] for e in batch.events if e.content["n"] not in set(seen)]
     assert seen == written
+
+
+async def test_fan_out_appends_once_to_each_stream_in_order(app: FastAPI) -> None:
+    runtime: Runtime = app.state.runtime
+    users = [await _new_stream(runtime) for _ in range(5)]
+    await _append(runtime, users[0], -1)
+
+    async def fan_out(n: int) -> dict[str, int]:
+        async with runtime.db.transaction() as tx:
+            return await runtime.streams.append_many(tx, [*users, users[1]], "test.fan", {"n": n})
+
+    # Concurrent fan-outs to the same users neither deadlock nor skip positions.
+    results = await asyncio.gather(*(fan_out(n) for n in range(20)))
+    assert all(set(r) == set(users) for r in results)
+    for user_id in users:
+        events = (await runtime.sync.read(user_id, 0, limit=500)).events
+        offset = 1 if user_id == users[0] else 0
+        assert [e.position for e in events] == list(range(1, 21 + offset))
+        assert sorted(e.content["n"] for e in events[offset:]) == list(range(20))

@@ -13,15 +13,25 @@ from pydantic import BaseModel
 from courtyard import __version__
 from courtyard.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from courtyard.api.problems import Problem, install_problem_handlers
-from courtyard.api.routes import accounts, devices, ops, sync, to_device
+from courtyard.api.routes import (
+    accounts,
+    conversations,
+    devices,
+    keys,
+    media,
+    ops,
+    sync,
+    to_device,
+)
 from courtyard.api.runtime import Runtime
 from courtyard.core.clock import Clock
 from courtyard.core.config import Settings
+from courtyard.domains.messaging import MegolmEnvelope
 from courtyard.domains.todevice import OlmEnvelope
 from courtyard.streams import Bus
 
 # Schemas referenced from documentation rather than from a route's own models.
-EXTRA_COMPONENTS: tuple[type[BaseModel], ...] = (Problem, OlmEnvelope)
+EXTRA_COMPONENTS: tuple[type[BaseModel], ...] = (Problem, OlmEnvelope, MegolmEnvelope)
 DESCRIPTION = """Courtyard's server API. The server stores and forwards; it cannot read your
 messages. Errors are RFC 9457 problems (`application/problem+json`) with a stable `code`."""
 
@@ -48,9 +58,13 @@ def create_app(
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (ops, accounts, devices, sync, to_device):
+    for module in (ops, accounts, devices, keys, sync, to_device, media, conversations):
         app.include_router(module.router)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        streamed={media.UPLOAD_PATH: settings.max_media_bytes},
+    )
     app.add_middleware(AccessLogMiddleware, metrics=runtime.metrics)
 
     def openapi() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from starlette.requests import HTTPConnection
 
 from courtyard.api.runtime import Runtime
 from courtyard.domains.accounts import AccountsService, Identity, InvalidToken
+from courtyard.domains.keys import KeysService
 
 bearer = HTTPBearer(auto_error=False, description="An access token from login or register.")
 
@@ -27,6 +28,13 @@ def get_accounts(runtime: RuntimeDep) -> AccountsService:
 
 
 AccountsDep = Annotated[AccountsService, Depends(get_accounts)]
+
+
+def get_keys(runtime: RuntimeDep) -> KeysService:
+    return runtime.keys
+
+
+KeysDep = Annotated[KeysService, Depends(get_keys)]
 
 
 async def current_identity(

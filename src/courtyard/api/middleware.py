@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -15,26 +16,39 @@ access_log = logging.getLogger("courtyard.access")
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over ``max_bytes`` with 413 before any handler sees them."""
+    """Refuse request bodies over ``max_bytes`` with 413 before any handler sees them.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    Paths under a prefix in ``streamed`` (uploads) get that prefix's limit instead, checked
+    here only against a declared ``Content-Length``: their bodies pass through unbuffered, and
+    the route must count what it streams.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, streamed: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.streamed = dict(streamed or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        streamed_limit = _streamed_limit(self.streamed, scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             try:
-                too_big = int(declared) > self.max_bytes
+                limit = self.max_bytes if streamed_limit is None else streamed_limit
+                too_big = int(declared) > limit
             except ValueError:
                 await _send_problem(send, 400, "bad_request", "Invalid Content-Length header")
                 return
             if too_big:
                 await _send_problem(send, 413, "payload_too_large", "The request body is too large")
                 return
+        if streamed_limit is not None:
+            await self.app(scope, receive, send)
+            return
         # Buffer the body (bounded), so a chunked body that grows too large is refused whole.
         chunks: list[bytes] = []
         size = 0
@@ -61,6 +75,13 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+
+def _streamed_limit(streamed: Mapping[str, int], path: str) -> int | None:
+    for prefix, limit in streamed.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return limit
+    return None
 
 
 async def _send_problem(send: Send, status: int, code: str, title: str) -> None:

@@ -16,6 +16,9 @@ from courtyard.domains.accounts import (
     OperatorsService,
     ThrottleLimits,
 )
+from courtyard.domains.keys import KeysService
+from courtyard.domains.media import FileBlobStore, MediaService
+from courtyard.domains.messaging import ConversationsService, MessagesService, Timeline
 from courtyard.domains.todevice import ToDeviceService
 from courtyard.streams import Bus, StreamNotifier, StreamStore, SyncService, create_bus
 from courtyard.streams.bus import close_quietly
@@ -36,6 +39,10 @@ class Runtime:
     operators: OperatorsService
     sync: SyncService
     to_device: ToDeviceService
+    conversations: ConversationsService
+    messages: MessagesService
+    keys: KeysService
+    media: MediaService
     metrics: Metrics
     jobs: PeriodicJobs = field(default_factory=lambda: PeriodicJobs([]))
     started: bool = False
@@ -59,6 +66,7 @@ class Runtime:
             ),
         )
         notifier = StreamNotifier(bus)
+        timeline = Timeline(streams, clock)
         runtime = cls(
             settings=settings,
             clock=clock,
@@ -70,6 +78,12 @@ class Runtime:
             operators=OperatorsService(db, clock, hasher),
             sync=SyncService(db, notifier, settings.sync_recheck_seconds),
             to_device=ToDeviceService(db, streams, clock),
+            conversations=ConversationsService(db, timeline, clock),
+            messages=MessagesService(db, timeline, streams, clock),
+            keys=KeysService(db, streams, clock),
+            media=MediaService(
+                db, FileBlobStore(settings.data_dir / "media"), clock, settings.max_media_bytes
+            ),
             metrics=Metrics(),
         )
         runtime.jobs = PeriodicJobs(

@@ -9,7 +9,8 @@ from courtyard.client.errors import (
     RateLimited,
     Unreachable,
 )
-from courtyard.client.models import Account, Device, Session, SyncEvent
+from courtyard.client.media import MediaInfo, MediaMixin
+from courtyard.client.models import Account, Device, KeyCounts, Session, SyncEvent
 from courtyard.client.profile import Profile, ProfileError, StoredSession
 from courtyard.client.sync import Backoff
 
@@ -21,6 +22,9 @@ __all__ = [
     "Client",
     "ClientError",
     "Device",
+    "KeyCounts",
+    "MediaInfo",
+    "MediaMixin",
     "Profile",
     "ProfileError",
     "ProtocolError",

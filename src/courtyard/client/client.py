@@ -19,7 +19,8 @@ from courtyard.client.errors import (
     ProtocolError,
     Unreachable,
 )
-from courtyard.client.models import Account, Device, Session, SyncEvent
+from courtyard.client.media import MediaMixin
+from courtyard.client.models import Account, Device, KeyCounts, Session, SyncEvent
 from courtyard.client.sync import Backoff, Cursor, poll_events, socket_events
 
 DEFAULT_TIMEOUT = 10.0
@@ -29,7 +30,7 @@ SyncMode = Literal["auto", "ws", "poll"]
 T = TypeVar("T")
 
 
-class Client:
+class Client(MediaMixin):
     """An async Courtyard client; ``async with Client(url) as c: await c.login(...)``.
 
     Args:
@@ -147,6 +148,38 @@ class Client:
     async def remove_device(self, device_id: str) -> None:
         """Sign one of your devices out remotely."""
         await self._call("DELETE", f"/v1/devices/{_segment(device_id)}")
+
+    # --- keys ---------------------------------------------------------------------------
+
+    async def upload_keys(
+        self,
+        device_keys: dict[str, Any] | None = None,
+        one_time_keys: list[dict[str, Any]] | None = None,
+        fallback_key: dict[str, Any] | None = None,
+    ) -> KeyCounts:
+        """Publish this device's signed identity, one-time and fallback keys."""
+        body: dict[str, Any] = {"one_time_keys": one_time_keys or []}
+        if device_keys is not None:
+            body["device_keys"] = device_keys
+        if fallback_key is not None:
+            body["fallback_key"] = fallback_key
+        data = await self._call("POST", "/v1/keys/upload", json=body)
+        return _parse(KeyCounts.from_wire, data)
+
+    async def query_keys(self, user_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """The signed device keys of these users' devices; verify them before trusting them."""
+        data = await self._call("POST", "/v1/keys/query", json={"user_ids": user_ids})
+        return _parse(_keys_by_user, data)
+
+    async def claim_keys(self, devices: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Take one signed one-time (or fallback) key of each ``(user_id, device_id)``."""
+        body = {"devices": [{"user_id": u, "device_id": d} for u, d in devices]}
+        data = await self._call("POST", "/v1/keys/claim", json=body)
+        return _parse(_claimed_keys, data)
+
+    async def key_counts(self) -> KeyCounts:
+        """How many one-time keys this device has left, and whether an unused fallback key."""
+        return _parse(KeyCounts.from_wire, await self._call("GET", "/v1/keys/count"))
 
     # --- sync ---------------------------------------------------------------------------
 
@@ -293,6 +326,26 @@ def _optional(**values: str | None) -> dict[str, str]:
 def _segment(value: str) -> str:
     """``value`` as one URL path segment, so an id cannot reach another route."""
     return quote(value, safe="")
+
+
+def _keys_by_user(data: Any) -> dict[str, list[dict[str, Any]]]:
+    devices = data["devices"]
+    if not isinstance(devices, dict):
+        raise TypeError("devices is not an object")
+    return {str(user): [_object(obj) for obj in objs] for user, objs in devices.items()}
+
+
+def _claimed_keys(data: Any) -> list[dict[str, Any]]:
+    keys = data["one_time_keys"]
+    if not isinstance(keys, list):
+        raise TypeError("one_time_keys is not a list")
+    return [_object(obj) for obj in keys]
+
+
+def _object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError("expected a JSON object")
+    return value
 
 
 def _parse(parse: Callable[[Any], T], data: Any) -> T:

@@ -104,6 +104,21 @@ class SyncEvent:
         }
 
 
+@dataclass(frozen=True)
+class KeyCounts:
+    """What this device has on the server: unclaimed one-time keys, an unused fallback key."""
+
+    one_time_key_count: int
+    fallback_key: bool
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> KeyCounts:
+        count, fallback = data["one_time_key_count"], data["fallback_key"]
+        if not isinstance(count, int) or isinstance(count, bool) or not isinstance(fallback, bool):
+            raise TypeError("key counts must be an integer and a boolean")
+        return cls(one_time_key_count=count, fallback_key=fallback)
+
+
 def parse_time(value: Any) -> dt.datetime:
     """An ISO 8601 timestamp from the wire; naive ones are taken to be UTC."""
     parsed = dt.datetime.fromisoformat(str(value))

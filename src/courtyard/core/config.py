@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|text)$")
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # Encrypted attachments are streamed to the blob store, not buffered (POST /v1/media).
+    max_media_bytes: int = Field(default=25 * 1_048_576, ge=1_048_576)
     db_pool_size: int = Field(default=10, ge=1, le=500)
     # Login throttling: failures counted in a sliding window, per account and per address.
     login_window_seconds: int = Field(default=3600, ge=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -55,6 +56,53 @@ class StreamStore:
 
         tx.after_commit(notify)
         return position
+
+    async def append_many(
+        self, tx: Tx, user_ids: Iterable[str], type_: str, content: dict[str, Any]
+    ) -> dict[str, int]:
+        """Append the same event to several users' streams (fan-out) in two statements.
+
+        Head rows are locked in user-id order first, so two fan-outs to overlapping sets of
+        users (on any number of nodes) cannot deadlock. Returns each user's new position.
+        """
+        users = sorted(set(user_ids))
+        if not users:
+            return {}
+        await tx.session.execute(
+            select(StreamHead.user_id)
+            .where(StreamHead.user_id.in_(users))
+            .order_by(StreamHead.user_id)
+            .with_for_update()
+        )
+        rows = await tx.session.execute(
+            update(StreamHead)
+            .where(StreamHead.user_id.in_(users))
+            .values(position=StreamHead.position + 1)
+            .returning(StreamHead.user_id, StreamHead.position)
+        )
+        positions = {row.user_id: row.position for row in rows}
+        now = self.clock.now()
+        await tx.session.execute(
+            insert(StreamEvent),
+            [
+                {
+                    "user_id": user_id,
+                    "position": position,
+                    "event_id": new_id(),
+                    "type": type_,
+                    "content": content,
+                    "created_at": now,
+                }
+                for user_id, position in positions.items()
+            ],
+        )
+
+        async def notify() -> None:
+            for user_id, position in positions.items():
+                await self.bus.publish(user_id, position)
+
+        tx.after_commit(notify)
+        return positions
 
     @staticmethod
     async def read_since(

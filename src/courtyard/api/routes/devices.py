@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path, status
 
 from courtyard.api.deps import AccountsDep, CurrentIdentity
 from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS, problem_doc
+from courtyard.core.wire import ID_PATTERN
 from courtyard.domains.accounts.schemas import DeviceOut, DeviceUpdate
 
 router = APIRouter(
@@ -15,7 +16,7 @@ router = APIRouter(
     tags=["devices"],
     responses={**COMMON_PROBLEMS, **AUTH_PROBLEMS, 404: problem_doc("No such device of yours.")},
 )
-DeviceId = Annotated[str, Path(min_length=1, max_length=64)]
+DeviceId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
 @router.get("", response_model=list[DeviceOut])

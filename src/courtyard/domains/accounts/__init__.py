@@ -16,6 +16,7 @@ from courtyard.domains.accounts.service import (
     LoginResult,
     WrongPassword,
     existing_devices,
+    existing_users,
 )
 from courtyard.domains.accounts.throttle import LoginThrottle, ThrottleLimits
 
@@ -37,4 +38,5 @@ __all__ = [
     "WrongPassword",
     "check_password_rules",
     "existing_devices",
+    "existing_users",
 ]

@@ -70,6 +70,14 @@ async def existing_devices(
     return {(user_id, device_id) for user_id, device_id in rows}
 
 
+async def existing_users(session: AsyncSession, user_ids: set[str]) -> set[str]:
+    """Which of ``user_ids`` are accounts now (in the caller's session)."""
+    if not user_ids:
+        return set()
+    rows = await session.scalars(select(User.user_id).where(User.user_id.in_(sorted(user_ids))))
+    return set(rows)
+
+
 def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from courtyard.core.wire import WireId
+
 OLM_ALGORITHM = "olm.v1.curve25519-aes-sha2"
 CURVE_KEY_PATTERN = r"^[A-Za-z0-9+/]{43}={0,1}$"
 MAX_BODY_CHARS = 65_536
@@ -45,8 +47,8 @@ class OlmEnvelope(BaseModel):
 class ToDeviceItem(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user_id: str = Field(min_length=1, max_length=36)
-    device_id: str = Field(min_length=1, max_length=36)
+    user_id: WireId
+    device_id: WireId
     content: dict[str, Any] = Field(
         description="An Olm envelope: `{algorithm: 'olm.v1.curve25519-aes-sha2', sender_key, "
         "ciphertext: {<recipient curve25519>: {type: 0|1, body}}}`. Anything else is refused "

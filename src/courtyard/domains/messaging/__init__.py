@@ -1,0 +1,38 @@
+"""Conversations (1:1 and groups) and their end-to-end encrypted timelines."""
+
+from courtyard.domains.messaging.messages import MessagesService
+from courtyard.domains.messaging.schemas import (
+    ConversationOut,
+    CreateConversation,
+    EventOut,
+    HistoryOut,
+    Invite,
+    MegolmEnvelope,
+    ReadReceipt,
+    Rename,
+    SendMessage,
+    SentOut,
+    SetRole,
+    Typing,
+)
+from courtyard.domains.messaging.service import ConversationsService
+from courtyard.domains.messaging.timeline import CONVERSATION_EVENT, Timeline
+
+__all__ = [
+    "CONVERSATION_EVENT",
+    "ConversationOut",
+    "ConversationsService",
+    "CreateConversation",
+    "EventOut",
+    "HistoryOut",
+    "Invite",
+    "MegolmEnvelope",
+    "MessagesService",
+    "ReadReceipt",
+    "Rename",
+    "SendMessage",
+    "SentOut",
+    "SetRole",
+    "Timeline",
+    "Typing",
+]

@@ -1,0 +1,102 @@
+"""The conversation timeline: append an event at the next ``seq`` and fan it out.
+
+Every write to a conversation starts by taking the next ``seq`` (an ``UPDATE`` of the
+conversation row), so the row lock is always the first lock a conversation write takes and
+concurrent writers queue instead of deadlocking; member rows and stream heads come after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from courtyard.core.clock import Clock
+from courtyard.core.ids import new_id
+from courtyard.db import Tx
+from courtyard.domains.messaging.errors import ConversationNotFound
+from courtyard.domains.messaging.models import Conversation, Member, TimelineEvent
+from courtyard.streams import StreamStore
+
+CONVERSATION_EVENT = "conversation.event"
+
+
+def event_to_wire(event: TimelineEvent) -> dict[str, Any]:
+    return {
+        "conversation_id": event.conversation_id,
+        "seq": event.seq,
+        "event_id": event.event_id,
+        "type": event.type,
+        "sender_user_id": event.sender_user_id,
+        "sender_device_id": event.sender_device_id,
+        "content": event.content,
+        "recalled": event.recalled,
+        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+    }
+
+
+class Timeline:
+    def __init__(self, streams: StreamStore, clock: Clock) -> None:
+        self.streams = streams
+        self.clock = clock
+
+    async def lock(self, tx: Tx, conversation_id: str) -> Conversation:
+        """Lock the conversation row for this transaction (the first lock any write takes)."""
+        conversation = await tx.session.scalar(
+            select(Conversation)
+            .where(Conversation.conversation_id == conversation_id)
+            .with_for_update()
+        )
+        if conversation is None:
+            raise ConversationNotFound()
+        return conversation
+
+    async def lock_next_seq(self, tx: Tx, conversation_id: str) -> int:
+        """Lock the conversation and reserve its next ``seq`` (undone if the write fails)."""
+        seq = await tx.session.scalar(
+            update(Conversation)
+            .where(Conversation.conversation_id == conversation_id)
+            .values(last_seq=Conversation.last_seq + 1)
+            .returning(Conversation.last_seq)
+        )
+        if seq is None:
+            raise ConversationNotFound()
+        return int(seq)
+
+    async def write(
+        self,
+        tx: Tx,
+        conversation_id: str,
+        seq: int,
+        type_: str,
+        sender: tuple[str, str | None],
+        content: dict[str, Any],
+        audience: Iterable[str],
+    ) -> TimelineEvent:
+        """Store the event at ``seq`` and append it to each audience member's stream."""
+        event = TimelineEvent(
+            conversation_id=conversation_id,
+            seq=seq,
+            event_id=new_id(),
+            type=type_,
+            sender_user_id=sender[0],
+            sender_device_id=sender[1],
+            content=content,
+            recalled=False,
+            created_at=self.clock.now(),
+        )
+        await tx.session.execute(insert(TimelineEvent).values(**_columns(event)))
+        await self.streams.append_many(tx, audience, CONVERSATION_EVENT, event_to_wire(event))
+        return event
+
+    @staticmethod
+    async def members(tx: Tx, conversation_id: str, *, joined_only: bool) -> list[Member]:
+        query = select(Member).where(Member.conversation_id == conversation_id)
+        if joined_only:
+            query = query.where(Member.state == "joined")
+        return list(await tx.session.scalars(query.order_by(Member.updated_at, Member.user_id)))
+
+
+def _columns(event: TimelineEvent) -> dict[str, Any]:
+    return {column.key: getattr(event, column.key) for column in TimelineEvent.__table__.columns}

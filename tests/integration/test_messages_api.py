@@ -121,6 +121,11 @@ async def test_recall_within_two_minutes_deletes_the_ciphertext(
     assert events[seq]["content"] == {}
     recall = [e for e in events.values() if e["type"] == "m.recall"]
     assert recall[0]["content"]["seq"] == seq
+    # Every inbox copy lost its ciphertext too, so a device syncing later never gets it.
+    for who in (alice, bob):
+        [copy] = [e["content"] for e in await stream(client, who) if e["content"]["seq"] == seq]
+        assert copy["recalled"] is True
+        assert copy["content"] == {}
     clock.advance(minutes=2, seconds=1)
     expired = await client.post(f"{url}/{late}/recall", headers=bearer(alice))
     assert expired.status_code == 403

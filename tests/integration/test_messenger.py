@@ -18,7 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from courtyard.client import Client, SyncEvent
+from courtyard.client import ApiError, Client, SyncEvent
 from courtyard.client.conversations import history as server_history
 from courtyard.client.crypto import (
     KdfParams,
@@ -89,6 +89,16 @@ async def test_alice_and_bob_exchange_text_both_ways_in_a_direct_chat(device: De
     assert bodies(bob, cid) == ["hello bob", "hi alice"]
     assert alice.message(reply.event_id) is not None
     assert alice.message(reply.event_id).reply_to == sent.event_id  # type: ignore[union-attr]
+
+
+async def test_a_chat_can_be_started_by_username(device: Device) -> None:
+    alice, bob = await device("alice"), await device("bob")
+    by_name = await alice.create_conversation(["bob"])
+    by_id = await alice.create_conversation([bob.user_id])
+    assert by_name.conversation_id == by_id.conversation_id
+    with pytest.raises(ApiError) as unknown:
+        await alice.create_conversation(["nobody"])
+    assert unknown.value.code == "user_not_found"
 
 
 async def test_the_server_keeps_only_megolm_ciphertext(device: Device) -> None:

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from tests.conftest import bearer, register
+from tests.conftest import PASSWORD, bearer, register
 
 
 async def test_long_poll_returns_at_once_when_there_is_news(client: httpx.AsyncClient) -> None:
@@ -79,3 +79,21 @@ async def test_users_only_see_their_own_stream(client: httpx.AsyncClient) -> Non
     )
     events = (await client.get("/v1/sync?since=0", headers=bearer(bob))).json()["events"]
     assert [e["content"].get("device_id") for e in events] == [bob["device_id"]]
+
+
+async def test_a_new_device_starts_at_the_stream_head(client: httpx.AsyncClient) -> None:
+    first = await register(client, "alice")
+    for name in ("A", "B"):
+        await client.patch(
+            "/v1/account/profile", json={"display_name": name}, headers=bearer(first)
+        )
+    second = (
+        await client.post("/v1/sessions", json={"username": "alice", "password": PASSWORD})
+    ).json()
+    body = (await client.get("/v1/sync", headers=bearer(second))).json()
+    assert [(e["type"], e["content"].get("device_id")) for e in body["events"]] == [
+        ("device.added", second["device_id"])
+    ]
+    # The older events are still there for whoever asks for them explicitly.
+    everything = (await client.get("/v1/sync?since=0", headers=bearer(second))).json()
+    assert len(everything["events"]) == 4

@@ -22,6 +22,7 @@ from courtyard.api.routes import (
     ops,
     sync,
     to_device,
+    users,
 )
 from courtyard.api.runtime import Runtime
 from courtyard.core.clock import Clock
@@ -58,7 +59,7 @@ def create_app(
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (ops, accounts, devices, keys, sync, to_device, media, conversations):
+    for module in (ops, accounts, users, devices, keys, sync, to_device, media, conversations):
         app.include_router(module.router)
     app.add_middleware(
         BodyLimitMiddleware,

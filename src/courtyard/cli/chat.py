@@ -63,7 +63,7 @@ def with_messenger(
 
 @chat_app.command("new")
 def new(
-    members: Annotated[list[str], typer.Argument(help="User ids to chat with.")],
+    members: Annotated[list[str], typer.Argument(help="Usernames or user ids to chat with.")],
     name: Annotated[str | None, typer.Option("--name", help="Make it a named group.")] = None,
     profile: ProfileOption = None,
     server: ServerOption = None,

@@ -10,7 +10,8 @@ from courtyard.client.errors import (
     Unreachable,
 )
 from courtyard.client.media import MediaInfo, MediaMixin
-from courtyard.client.models import Account, Device, KeyCounts, Session, SyncEvent
+from courtyard.client.messenger import Messenger
+from courtyard.client.models import Account, Device, KeyCounts, Session, SyncEvent, UserInfo
 from courtyard.client.profile import Profile, ProfileError, StoredSession
 from courtyard.client.sync import Backoff
 
@@ -25,6 +26,7 @@ __all__ = [
     "KeyCounts",
     "MediaInfo",
     "MediaMixin",
+    "Messenger",
     "Profile",
     "ProfileError",
     "ProtocolError",
@@ -34,4 +36,5 @@ __all__ = [
     "SyncEvent",
     "SyncMode",
     "Unreachable",
+    "UserInfo",
 ]

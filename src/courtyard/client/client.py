@@ -20,7 +20,7 @@ from courtyard.client.errors import (
     Unreachable,
 )
 from courtyard.client.media import MediaMixin
-from courtyard.client.models import Account, Device, KeyCounts, Session, SyncEvent
+from courtyard.client.models import Account, Device, KeyCounts, Session, SyncEvent, UserInfo
 from courtyard.client.sync import Backoff, Cursor, poll_events, socket_events
 
 DEFAULT_TIMEOUT = 10.0
@@ -116,6 +116,11 @@ class Client(MediaMixin):
 
     async def whoami(self) -> Account:
         return _parse(Account.from_wire, await self._call("GET", "/v1/account"))
+
+    async def lookup_user(self, username: str) -> UserInfo:
+        """Another user's id and display name, by username (``ApiError`` user_not_found)."""
+        data = await self._call("GET", f"/v1/users/by-username/{_segment(username)}")
+        return _parse(UserInfo.from_wire, data)
 
     async def update_profile(self, display_name: str) -> Account:
         data = await self._call("PATCH", "/v1/account/profile", json={"display_name": display_name})

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import mimetypes
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +34,7 @@ from courtyard.client.keysharing import (
 )
 
 LOW_ONE_TIME_KEYS = 10
+_USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 DeviceState = Literal["verified", "unverified", "new", "refused"]
 
 
@@ -157,9 +159,19 @@ class Messenger:
     async def create_conversation(
         self, members: list[str], name: str | None = None
     ) -> Conversation:
-        """A 1:1 with one user id (and no name), else a group whose members are invited."""
+        """A 1:1 with one user (and no name), else a group whose members are invited.
+
+        Members are user ids or usernames (looked up on the server).
+        """
         kind: Literal["direct", "group"] = "direct" if len(members) == 1 and not name else "group"
-        return await api.create_conversation(self.client, kind, members, name)
+        user_ids = [await self.resolve_user(member) for member in members]
+        return await api.create_conversation(self.client, kind, user_ids, name)
+
+    async def resolve_user(self, who: str) -> str:
+        """A user id for ``who``: an id as it is, a username through the server's lookup."""
+        if _USER_ID.fullmatch(who):
+            return who
+        return (await self.client.lookup_user(who)).user_id
 
     async def conversations(self) -> list[Conversation]:
         return await api.list_conversations(self.client)

@@ -29,6 +29,23 @@ class Session:
 
 
 @dataclass(frozen=True)
+class UserInfo:
+    """Another user as a username lookup shows them."""
+
+    user_id: str
+    username: str
+    display_name: str
+
+    @classmethod
+    def from_wire(cls, data: Mapping[str, Any]) -> UserInfo:
+        return cls(
+            user_id=str(data["user_id"]),
+            username=str(data["username"]),
+            display_name=str(data["display_name"]),
+        )
+
+
+@dataclass(frozen=True)
 class Account:
     """Who a token belongs to, and which of their devices made the request."""
 

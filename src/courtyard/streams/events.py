@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, String
+from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from courtyard.db import Base, JSONObject, UTCDateTime
@@ -34,6 +34,9 @@ class StreamEvent(Base):
     type: Mapped[str] = mapped_column(String(64))
     content: Mapped[dict[str, Any]] = mapped_column(JSONObject)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    # Finds every copy of a fanned-out event (one per member stream) to rewrite it.
+    __table_args__ = (Index("ix_stream_events_event_id", "event_id"),)
 
     def to_wire(self) -> dict[str, Any]:
         return {

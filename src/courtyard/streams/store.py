@@ -58,12 +58,19 @@ class StreamStore:
         return position
 
     async def append_many(
-        self, tx: Tx, user_ids: Iterable[str], type_: str, content: dict[str, Any]
+        self,
+        tx: Tx,
+        user_ids: Iterable[str],
+        type_: str,
+        content: dict[str, Any],
+        *,
+        event_id: str | None = None,
     ) -> dict[str, int]:
         """Append the same event to several users' streams (fan-out) in two statements.
 
         Head rows are locked in user-id order first, so two fan-outs to overlapping sets of
-        users (on any number of nodes) cannot deadlock. Returns each user's new position.
+        users (on any number of nodes) cannot deadlock. With ``event_id`` every copy carries
+        that id (so ``rewrite`` can find them all later). Returns each user's new position.
         """
         users = sorted(set(user_ids))
         if not users:
@@ -88,7 +95,7 @@ class StreamStore:
                 {
                     "user_id": user_id,
                     "position": position,
-                    "event_id": new_id(),
+                    "event_id": event_id or new_id(),
                     "type": type_,
                     "content": content,
                     "created_at": now,
@@ -103,6 +110,17 @@ class StreamStore:
 
         tx.after_commit(notify)
         return positions
+
+    @staticmethod
+    async def rewrite(tx: Tx, event_id: str, type_: str, content: dict[str, Any]) -> int:
+        """Replace the content of every stream copy of ``event_id`` (e.g. a recalled message's
+        ciphertext); returns how many copies were rewritten. Positions do not change."""
+        result = await tx.session.execute(
+            update(StreamEvent)
+            .where(StreamEvent.event_id == event_id, StreamEvent.type == type_)
+            .values(content=content)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     @staticmethod
     async def read_since(

@@ -54,3 +54,8 @@ class DeviceNotFound(NotFound):
 class OperatorExists(Conflict):
     code = "operator_exists"
     title = "An operator with that username exists"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    title = "No such user"

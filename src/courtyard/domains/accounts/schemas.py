@@ -63,3 +63,11 @@ class DeviceOut(BaseModel):
 
 class DeviceUpdate(_Strict):
     display_name: str = Field(min_length=1, max_length=200)
+
+
+class UserOut(BaseModel):
+    """What any signed-in user may learn about another by username."""
+
+    user_id: str
+    username: str
+    display_name: str

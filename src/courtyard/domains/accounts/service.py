@@ -22,7 +22,9 @@ from courtyard.domains.accounts.errors import (
     DeviceNotFound,
     InvalidCredentials,
     InvalidToken,
+    InvalidUsername,
     UsernameTaken,
+    UserNotFound,
 )
 from courtyard.domains.accounts.models import AccessToken, Device, User, Username
 from courtyard.domains.accounts.passwords import Hasher, check_password_rules
@@ -234,6 +236,17 @@ class AccountsService:
             raise InvalidToken()
         return user
 
+    async def access_user_by_username(self, username: str) -> User:
+        """The account with ``username`` (as other signed-in users may look it up)."""
+        try:
+            canonical = check_username(username)
+        except InvalidUsername:
+            raise UserNotFound() from None
+        user = await self._user_by_username(canonical)
+        if user is None:
+            raise UserNotFound()
+        return user
+
     async def do_update_profile(self, identity: Identity, display_name: str) -> User:
         """Change the display name and tell the user's devices."""
         display_name = check_display_name(display_name)
@@ -320,6 +333,9 @@ class AccountsService:
     async def _add_device(self, tx: Tx, user_id: str, name: str) -> tuple[str, str]:
         device_id, now = new_id(), self.clock.now()
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        # A new device starts at the stream's head: what came before was for other devices
+        # (and is end-to-end encrypted to them); it is entitled to what comes from now on.
+        head = await StreamStore.head(tx.session, user_id)
         await tx.session.execute(
             insert(Device).values(
                 user_id=user_id,
@@ -327,7 +343,7 @@ class AccountsService:
                 display_name=name,
                 created_at=now,
                 last_seen_at=now,
-                acked_position=0,
+                acked_position=head,
             )
         )
         await tx.session.execute(

@@ -121,6 +121,8 @@ class MessagesService:
             if self.clock.now() - target.created_at > RECALL_WINDOW:
                 raise RecallExpired()
             target.content, target.recalled = {}, True
+            # The ciphertext also sits in each member's inbox copy: delete it there too.
+            await self.timeline.rewrite(tx, target)
             next_seq = await self.timeline.lock_next_seq(tx, conversation_id)
             await self.timeline.write(
                 tx, conversation_id, next_seq, "m.recall", (identity.user_id, identity.device_id),

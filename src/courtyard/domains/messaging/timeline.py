@@ -87,8 +87,14 @@ class Timeline:
             created_at=self.clock.now(),
         )
         await tx.session.execute(insert(TimelineEvent).values(**_columns(event)))
-        await self.streams.append_many(tx, audience, CONVERSATION_EVENT, event_to_wire(event))
+        await self.streams.append_many(
+            tx, audience, CONVERSATION_EVENT, event_to_wire(event), event_id=event.event_id
+        )
         return event
+
+    async def rewrite(self, tx: Tx, event: TimelineEvent) -> None:
+        """Make every member inbox copy of ``event`` match the timeline row again."""
+        await self.streams.rewrite(tx, event.event_id, CONVERSATION_EVENT, event_to_wire(event))
 
     @staticmethod
     async def members(tx: Tx, conversation_id: str, *, joined_only: bool) -> list[Member]:

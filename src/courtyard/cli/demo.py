@@ -1,20 +1,30 @@
-"""``courtyard demo``: a ready-to-try server on SQLite with demo accounts (``make run``)."""
+"""``courtyard demo``: a ready-to-try server on SQLite with demo accounts (``make run``),
+and a device app for each of alice and bob, signed in and already sharing a 1:1 chat."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from courtyard.cli.server import run_server, settings_or_exit
+from courtyard.cli.server import settings_or_exit
 from courtyard.core.config import Settings
+from courtyard.core.logging import configure_logging
+
+if TYPE_CHECKING:  # the device app and SDK load only when the demo runs
+    from courtyard.app import DeviceApp
+    from courtyard.client.messenger import Messenger
 
 console = Console()
 DEMO_PASSWORD = "courtyard demo password"  # noqa: S105 - printed for the demo on purpose
+DEMO_PASSPHRASE = "courtyard demo passphrase"  # noqa: S105 - the demo devices' store key
+FIRST_MESSAGE = "Hi Bob! This chat is end-to-end encrypted: the server cannot read it."
 DEMO_USERS = [("alice", "Alice", "DE"), ("bob", "Bob", "CN")]
 
 
@@ -40,26 +50,113 @@ async def seed(settings: Settings) -> list[str]:
 
 
 def demo(
-    port: Annotated[int, typer.Option(help="TCP port.")] = 8470,
+    port: Annotated[
+        int, typer.Option(help="TCP port of the API (device apps: the next two).")
+    ] = 8470,
     data_dir: Annotated[Path, typer.Option("--data-dir", help="Demo state.")] = Path("var/demo"),
 ) -> None:
-    """Start a server on SQLite with demo accounts and print how to try it."""
+    """Start a server on SQLite with demo accounts, and device apps for alice and bob."""
+    from courtyard.app import quiet_sdk_logs
     from courtyard.db.migrate import upgrade
 
     settings = settings_or_exit(data_dir=data_dir, port=port, log_format="text")
+    configure_logging(settings.log_level, settings.log_format)
+    quiet_sdk_logs()
     upgrade(settings.database_url)
     created = asyncio.run(seed(settings))
+    if created:
+        console.print(f"created demo accounts: {', '.join(created)}")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run_demo(settings, data_dir))
+
+
+async def run_demo(settings: Settings, data_dir: Path) -> None:
+    """Serve the API and both device apps in this event loop until Ctrl-C."""
+    from courtyard.api import create_app
+    from courtyard.app import bind, create_device_app, serve
+
     base = f"http://{settings.host}:{settings.port}"
+    sockets = [_listen(settings.host, settings.port)]
+    apps: list[DeviceApp] = []
+    for offset, (username, _, _) in enumerate(DEMO_USERS, start=1):
+        sockets.append(bind(settings.port + offset))
+        profile = data_dir / "profiles" / username
+        apps.append(create_device_app(profile, base, sockets[-1].getsockname()[1]))
+    api_started = asyncio.Event()
+    tasks = [asyncio.create_task(serve(create_app(settings), sockets[0], api_started))]
+    try:
+        await api_started.wait()
+        for app, (username, _, _) in zip(apps, DEMO_USERS, strict=True):
+            await _sign_in(app, username)
+        await _first_chat(apps[0], apps[1])
+        tasks += [
+            asyncio.create_task(serve(app.asgi, sock))
+            for app, sock in zip(apps, sockets[1:], strict=True)
+        ]
+        _print_table(settings, base, apps)
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for app in apps:
+            await app.aclose()
+        for sock in sockets:
+            sock.close()
+
+
+async def _sign_in(app: DeviceApp, username: str) -> None:
+    """Unlock the demo profile, or sign it in (again, if the server forgot its session)."""
+    from courtyard.client import AuthError
+
+    device = app.device
+    stored = device.stored()
+    if stored is not None and stored.server.rstrip("/") != device.server:
+        device.profile.clear()  # the demo moved to another port
+    elif stored is not None:
+        try:
+            await device.unlock(DEMO_PASSPHRASE)
+            return
+        except AuthError:
+            device.profile.clear()
+    await device.sign_in(username, DEMO_PASSWORD, DEMO_PASSPHRASE)
+
+
+async def _first_chat(alice: DeviceApp, bob: DeviceApp) -> None:
+    """Make sure alice and bob share a 1:1 conversation with a first message in it."""
+    bob_id = bob.device.require().user_id
+
+    async def ensure(m: Messenger) -> None:
+        for c in await m.conversations():
+            if c.kind == "direct" and bob_id in c.joined:
+                return
+        conversation = await m.create_conversation([bob_id])
+        await m.send_text(conversation.conversation_id, FIRST_MESSAGE)
+
+    await alice.device.use(ensure)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _print_table(settings: Settings, base: str, apps: list[DeviceApp]) -> None:
     table = Table(title="Courtyard demo", show_header=False)
     table.add_row("API", base)
     table.add_row("API docs", f"{base}/docs")
     table.add_row("Health", f"{base}/health")
+    for username, _, _ in DEMO_USERS:
+        table.add_row(f"{username}'s device app", "see the link below")
     table.add_row(
         "Accounts", ", ".join(u for u, _, _ in DEMO_USERS) + f" (password: {DEMO_PASSWORD!r})"
     )
+    table.add_row("Device passphrase", repr(DEMO_PASSPHRASE))
     table.add_row("Database", settings.database_url)
     table.add_row("Try", f"courtyard login --server {base} --profile var/demo/alice")
     console.print(table)
-    if created:
-        console.print(f"created demo accounts: {', '.join(created)}")
-    run_server(settings)
+    for app, (username, _, _) in zip(apps, DEMO_USERS, strict=True):
+        console.print(f"{username}'s device app: {app.url}", soft_wrap=True, highlight=False)
+    console.print("Open the two device-app links in your browser. Ctrl-C stops everything.")

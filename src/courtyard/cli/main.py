@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from courtyard import __version__
-from courtyard.cli import chat, client_verbs, demo, server
+from courtyard.cli import chat, client_verbs, demo, device_app, server
 
 app = typer.Typer(
     name="courtyard",
@@ -19,6 +19,7 @@ app.add_typer(server.db_app, name="db")
 app.add_typer(server.admin_app, name="admin")
 client_verbs.register_commands(app)
 app.add_typer(chat.chat_app, name="chat")
+app.command("app")(device_app.device_app)
 
 
 @app.command("version")

@@ -75,7 +75,7 @@ def title(conversation: Conversation, me: str) -> str:
     """A conversation's name, or for a 1:1 (or unnamed group) its other members."""
     if conversation.name:
         return conversation.name
-    others = [m.user_id for m in conversation.members if m.user_id != me]
+    others = [m.label for m in conversation.members if m.user_id != me]
     return ", ".join(others) or "Just you"
 
 

@@ -54,13 +54,13 @@ async def chat(request: Request) -> Response:
         return render(request, "chats.html", current=None, **context, missing=True)
     return render(
         request, "chat.html", current=cid, conversation=conversation,
-        messages=await _messages(request, cid), **context,
+        **await _messages(request, cid), **context,
     )  # fmt: skip
 
 
 async def messages(request: Request) -> Response:
     cid = request.path_params["cid"]
-    return render(request, "_messages.html", cid=cid, messages=await _messages(request, cid))
+    return render(request, "_messages.html", cid=cid, **await _messages(request, cid))
 
 
 async def send_text(request: Request) -> Response:
@@ -204,9 +204,15 @@ async def _list_context(request: Request) -> dict[str, Any]:
         return {"conversations": [], "list_error": explain(exc)}
 
 
-async def _messages(request: Request, cid: str) -> list[Any]:
-    async def read(m: Messenger) -> list[Any]:
-        return m.messages(cid, limit=100)
+async def _messages(request: Request, cid: str) -> dict[str, Any]:
+    """The latest messages of ``cid`` and how to name their senders."""
+
+    async def read(m: Messenger) -> dict[str, Any]:
+        names: dict[str, str] = {}
+        for c in await m.conversations():
+            if c.conversation_id == cid:
+                names = {member.user_id: member.label for member in c.members}
+        return {"messages": m.messages(cid, limit=100), "names": names}
 
     return await state(request).use(read)
 

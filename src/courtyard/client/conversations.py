@@ -24,6 +24,13 @@ class Member:
     user_id: str
     state: str  # "invited" or "joined"
     role: str  # "owner", "admin" or "member"
+    username: str = ""
+    display_name: str = ""
+
+    @property
+    def label(self) -> str:
+        """How to show this member: display name, else username, else the id."""
+        return self.display_name or self.username or self.user_id
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,10 @@ class Conversation:
     created_at: dt.datetime
     last_seq: int
     members: list[Member] = field(hash=False)
+
+    def label_of(self, user_id: str) -> str:
+        """A member's display name (or the id of someone no longer here)."""
+        return next((m.label for m in self.members if m.user_id == user_id), user_id)
 
     @property
     def joined(self) -> list[str]:
@@ -52,7 +63,14 @@ class Conversation:
             created_at=parse_time(data["created_at"]),
             last_seq=int(data["last_seq"]),
             members=[
-                Member(str(m["user_id"]), str(m["state"]), str(m["role"])) for m in data["members"]
+                Member(
+                    str(m["user_id"]),
+                    str(m["state"]),
+                    str(m["role"]),
+                    str(m.get("username", "")),
+                    str(m.get("display_name", "")),
+                )
+                for m in data["members"]
             ],
         )
 

@@ -17,6 +17,7 @@ from courtyard.domains.accounts.service import (
     WrongPassword,
     existing_devices,
     existing_users,
+    get_profiles,
 )
 from courtyard.domains.accounts.throttle import LoginThrottle, ThrottleLimits
 
@@ -39,4 +40,5 @@ __all__ = [
     "check_password_rules",
     "existing_devices",
     "existing_users",
+    "get_profiles",
 ]

@@ -80,6 +80,18 @@ async def existing_users(session: AsyncSession, user_ids: set[str]) -> set[str]:
     return set(rows)
 
 
+async def get_profiles(session: AsyncSession, user_ids: set[str]) -> dict[str, tuple[str, str]]:
+    """``user_id → (username, display_name)`` for those of ``user_ids`` that exist."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(
+        select(User.user_id, User.username, User.display_name).where(
+            User.user_id.in_(sorted(user_ids))
+        )
+    )
+    return {row.user_id: (row.username, row.display_name) for row in rows}
+
+
 def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 

@@ -70,6 +70,8 @@ class Typing(_Strict):
 
 class MemberOut(BaseModel):
     user_id: str
+    username: str = Field(description="Empty if the account no longer exists.")
+    display_name: str
     state: Literal["invited", "joined"]
     role: Literal["owner", "admin", "member"]
 

@@ -14,7 +14,7 @@ from courtyard.core.clock import Clock
 from courtyard.core.errors import InvalidInput
 from courtyard.core.ids import new_id
 from courtyard.db import Database, Tx
-from courtyard.domains.accounts import Identity, existing_users
+from courtyard.domains.accounts import Identity, existing_users, get_profiles
 from courtyard.domains.messaging.errors import (
     ConversationFull,
     ConversationNotFound,
@@ -63,10 +63,11 @@ class ConversationsService:
             members = list(
                 await session.scalars(select(Member).where(Member.conversation_id.in_(ids)))
             )
+            names = await get_profiles(session, {m.user_id for m in members})
         by_conversation: dict[str, list[Member]] = {}
         for member in members:
             by_conversation.setdefault(member.conversation_id, []).append(member)
-        out = [_out(c, by_conversation.get(c.conversation_id, [])) for c in conversations]
+        out = [_out(c, by_conversation.get(c.conversation_id, []), names) for c in conversations]
         return sorted(out, key=lambda c: (c.last_seq, c.created_at), reverse=True)
 
     async def access_conversation(
@@ -80,9 +81,10 @@ class ConversationsService:
                     select(Member).where(Member.conversation_id == conversation_id)
                 )
             )
+            names = await get_profiles(session, {m.user_id for m in members})
         if conversation is None or identity.user_id not in {m.user_id for m in members}:
             raise ConversationNotFound()
-        return _out(conversation, members)
+        return _out(conversation, members, names)
 
     # --- creation ------------------------------------------------------------------------
 
@@ -376,7 +378,9 @@ def _clean_name(name: str | None) -> str | None:
     return cleaned
 
 
-def _out(conversation: Conversation, members: list[Member]) -> ConversationOut:
+def _out(
+    conversation: Conversation, members: list[Member], names: dict[str, tuple[str, str]]
+) -> ConversationOut:
     return ConversationOut(
         conversation_id=conversation.conversation_id,
         kind=conversation.kind,
@@ -385,7 +389,13 @@ def _out(conversation: Conversation, members: list[Member]) -> ConversationOut:
         created_at=conversation.created_at,
         last_seq=conversation.last_seq,
         members=[
-            MemberOut(user_id=m.user_id, state=m.state, role=m.role)
+            MemberOut(
+                user_id=m.user_id,
+                username=names.get(m.user_id, ("", ""))[0],
+                display_name=names.get(m.user_id, ("", ""))[1],
+                state=m.state,
+                role=m.role,
+            )
             for m in sorted(members, key=lambda m: m.user_id)
         ],
     )

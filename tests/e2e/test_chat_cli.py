@@ -106,6 +106,19 @@ def test_two_profiles_chat_send_files_search_and_recall(
     assert "(recalled)" in history
     assert "No messages found" in bob.run("chat", "search", "mistake").stdout
 
+    # Alice verifies Bob's device with the fingerprint Bob reads out; the warning goes away.
+    bob_fingerprint = bob.run("chat", "fingerprint").stdout.strip()
+    bob_device = _id(
+        r"\S+ (\S+)\s+(?:new|unverified)", alice.run("chat", "security", conversation).stdout
+    )
+    refused = alice.run("chat", "verify", bob.user_id(), bob_device, "AAAA BBBB", ok=False)
+    assert refused.returncode == 1
+    assert "not this device's fingerprint" in refused.stderr
+    alice.run("chat", "verify", bob.user_id(), bob_device, bob_fingerprint)
+    assert "verified" in alice.run("chat", "security", conversation).stdout
+    after = alice.run("chat", "send", conversation, "now verified")
+    assert "unverified" not in after.stderr
+
 
 def test_chat_refuses_a_wrong_passphrase(server: ServerProcess, tmp_path: Path) -> None:
     carol = Profile(server, tmp_path / "carol")

@@ -260,6 +260,41 @@ async def test_the_encryption_panel_warns_about_devices_nobody_verified(
     assert "End-to-end encrypted" in chat.text
 
 
+async def test_a_device_is_verified_by_its_fingerprint(browser: OpenBrowser) -> None:
+    alice, bob = await browser("alice"), await browser("bob")
+    await alice.open()
+    await bob.open()
+    await alice.sign_up("alice")
+    bob_id = await bob.sign_up("bob")
+    cid = (
+        (await alice.post("/chats/new/direct", data={"user_id": "bob"}))
+        .headers["HX-Redirect"]
+        .removeprefix("/chats/")
+    )
+    # Bob reads his fingerprint from his own panel (here: his app's page) ...
+    bob_cid = cid
+    bob_panel = (await bob.http.get(f"/chats/{bob_cid}/security")).text
+    match = re.search(r'id="my-fingerprint">([^<]+)<', bob_panel)
+    assert match is not None
+    bob_fingerprint = match.group(1)
+    panel = (await alice.http.get(f"/chats/{cid}/security")).text
+    device = re.search(r'name="device_id" value="([^"]+)"', panel)
+    assert device is not None
+    form = {"user_id": bob_id, "device_id": device.group(1)}
+
+    # ... a wrong one is refused and changes nothing ...
+    wrong = await alice.post(f"/chats/{cid}/verify", data={**form, "fingerprint": "AAAA BBBB"})
+    assert wrong.status_code == 422
+    assert "not this device" in wrong.text
+    # ... the right one (spacing does not matter) verifies the device and clears the warning.
+    right = await alice.post(
+        f"/chats/{cid}/verify", data={**form, "fingerprint": bob_fingerprint.replace(" ", "")}
+    )
+    assert right.status_code == 200
+    assert 'class="badge verified"' in right.text
+    assert 'id="security-warning"' not in right.text
+
+
 async def test_a_wrong_passphrase_does_not_unlock_a_stored_profile(browser: OpenBrowser) -> None:
     alice = await browser("alice")
     await alice.open()

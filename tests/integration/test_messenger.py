@@ -24,7 +24,7 @@ from courtyard.client.crypto import (
     MissingSessionKey,
     WrongPassphrase,
 )
-from courtyard.client.messenger import Messenger
+from courtyard.client.messenger import FingerprintMismatch, Messenger
 from tests.conftest import PASSWORD
 
 PASSPHRASE = "a profile passphrase"
@@ -98,6 +98,20 @@ async def test_a_chat_can_be_started_by_username(device: Device) -> None:
     with pytest.raises(ApiError) as unknown:
         await alice.create_conversation(["nobody"])
     assert unknown.value.code == "user_not_found"
+
+
+async def test_devices_are_verified_by_comparing_fingerprints(device: Device) -> None:
+    alice, bob = await device("alice"), await device("bob")
+    cid = await direct(alice, bob)
+    [before] = await alice.conversation_security(cid)
+    assert before.state in {"new", "unverified"}
+    with pytest.raises(FingerprintMismatch):
+        await alice.verify_device(bob.user_id, before.device_id, alice.fingerprint())
+    await alice.verify_device(bob.user_id, before.device_id, bob.fingerprint())
+    [after] = await alice.conversation_security(cid)
+    assert after.state == "verified"
+    # Bob's view of Alice is unaffected: verification is per viewer.
+    assert {d.state for d in await bob.conversation_security(cid)} != {"verified"}
 
 
 async def test_the_server_keeps_only_megolm_ciphertext(device: Device) -> None:

@@ -26,6 +26,7 @@ from courtyard.app.pages import (
 from courtyard.app.views_auth import explain
 from courtyard.client import ClientError
 from courtyard.client.messenger import Messenger
+from courtyard.client.verification import fingerprint
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
@@ -151,7 +152,28 @@ async def security(request: Request) -> Response:
     except ClientError as exc:
         return render(request, "_security.html", devices=[], error=explain(exc))
     warn = any(d.state != "verified" for d in devices)
-    return render(request, "_security.html", devices=devices, warn=warn, error=None)
+    mine = await state(request).use(_own_fingerprint)
+    return render(
+        request, "_security.html", cid=cid, devices=devices, warn=warn, error=None,
+        mine=mine, fingerprint=fingerprint,
+    )  # fmt: skip
+
+
+async def verify(request: Request) -> Response:
+    """Mark a member device verified when the typed fingerprint matches its key."""
+    cid = request.path_params["cid"]
+    form = await request.form()
+    user_id, device_id = str(form.get("user_id", "")), str(form.get("device_id", ""))
+    typed = str(form.get("fingerprint", ""))
+    try:
+        await state(request).use(lambda m: m.verify_device(user_id, device_id, typed))
+    except ClientError as exc:
+        return problem(request, explain(exc))
+    return await security(request) if cid else problem(request, "No such chat.")
+
+
+async def _own_fingerprint(m: Messenger) -> str:
+    return m.fingerprint()
 
 
 async def new_chat(request: Request) -> Response:
@@ -229,6 +251,7 @@ routes = [
     Route("/chats/{cid}/file", send_file, methods=["POST"]),
     Route("/chats/{cid}/join", join, methods=["POST"]),
     Route("/chats/{cid}/security", security),
+    Route("/chats/{cid}/verify", verify, methods=["POST"]),
     Route("/media/{event_id}", media),
     Route("/messages/{event_id}/recall", recall, methods=["POST"]),
 ]

@@ -27,6 +27,7 @@ from courtyard.client import Client
 from courtyard.client.history import Message
 from courtyard.client.keysharing import ShareReport
 from courtyard.client.messenger import Messenger
+from courtyard.client.verification import fingerprint
 
 PASSPHRASE_ENV = "COURTYARD_PASSPHRASE"  # noqa: S105 (the name of a variable)
 T = TypeVar("T")
@@ -205,6 +206,39 @@ def recall(message: MessageArg, profile: ProfileOption = None, server: ServerOpt
     """Recall one of your messages (within 2 minutes) for everyone."""
     with_messenger(profile, server, lambda m: m.recall(message))
     out.print(f"Recalled {message}.")
+
+
+@chat_app.command("fingerprint")
+def own_fingerprint(profile: ProfileOption = None, server: ServerOption = None) -> None:
+    """Print this device's fingerprint, for your contacts to verify it."""
+
+    async def read(m: Messenger) -> str:
+        return m.fingerprint()
+
+    out.print(with_messenger(profile, server, read))
+
+
+@chat_app.command("security")
+def security(
+    conversation: ConversationArg, profile: ProfileOption = None, server: ServerOption = None
+) -> None:
+    """Every member device of a conversation: fingerprint and verification state."""
+    for d in with_messenger(profile, server, lambda m: m.conversation_security(conversation)):
+        shown = fingerprint(d.ed25519) if d.ed25519 else "-"
+        out.print(f"{d.user_id} {d.device_id}  {d.state:<10}  {shown}")
+
+
+@chat_app.command("verify")
+def verify(
+    user_id: Annotated[str, typer.Argument(help="The device owner's user id.")],
+    device_id: Annotated[str, typer.Argument(help="The device id (see `chat security`).")],
+    typed: Annotated[str, typer.Argument(help="The fingerprint its owner reads out to you.")],
+    profile: ProfileOption = None,
+    server: ServerOption = None,
+) -> None:
+    """Mark a device verified after comparing its fingerprint with its owner."""
+    with_messenger(profile, server, lambda m: m.verify_device(user_id, device_id, typed))
+    out.print(f"Device {device_id} of {user_id} is verified.")
 
 
 def show(message: Message) -> None:

@@ -32,10 +32,15 @@ from courtyard.client.keysharing import (
     share_room_key,
     with_retries,
 )
+from courtyard.client.verification import fingerprint, same_fingerprint
 
 LOW_ONE_TIME_KEYS = 10
 _USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 DeviceState = Literal["verified", "unverified", "new", "refused"]
+
+
+class FingerprintMismatch(ClientError):
+    """The fingerprint given is not the device's: do not trust that device."""
 
 
 class MessengerError(ClientError):
@@ -187,6 +192,21 @@ class Messenger:
 
     async def leave(self, conversation_id: str) -> None:
         await api.leave(self.client, conversation_id)
+
+    def fingerprint(self) -> str:
+        """This device's fingerprint, for others to verify it."""
+        return fingerprint(self.crypto.identity_keys()["ed25519"])
+
+    async def verify_device(self, user_id: str, device_id: str, typed: str) -> None:
+        """Mark a device verified if ``typed`` is its fingerprint (as its owner reads it out)."""
+        peer = await asyncio.to_thread(self.crypto.get_peer_device, user_id, device_id)
+        if peer is None:
+            raise MessengerError(f"device {device_id} is not known here yet")
+        if not same_fingerprint(peer.ed25519, typed):
+            raise FingerprintMismatch(
+                "That is not this device's fingerprint. Do not trust it until you find out why."
+            )
+        await asyncio.to_thread(self.crypto.mark_verified, user_id, device_id)
 
     async def conversation_security(self, conversation_id: str) -> list[DeviceSecurity]:
         """Every member device with its state: verified, unverified, new (first seen now) or

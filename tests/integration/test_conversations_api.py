@@ -136,3 +136,45 @@ async def test_direct_conversations_cannot_be_left(client: httpx.AsyncClient) ->
     response = await client.post(f"/v1/conversations/{cid}/leave", headers=bearer(alice))
     assert response.status_code == 409
     assert response.json()["code"] == "invalid_membership"
+
+
+async def test_signed_admissions_are_stored_as_given_and_must_describe_the_request(
+    client: httpx.AsyncClient,
+) -> None:
+    alice, bob, carol = await users(client, "alice", "bob", "carol")
+    cid = "01a22400-0000-7000-8000-000000000001"
+    admission = {
+        "conversation_id": cid, "action": "create",
+        "user_ids": sorted([alice["user_id"], bob["user_id"]]),
+        "by_user": alice["user_id"], "by_device": alice["device_id"], "signature": "c2lnbmVk",
+    }  # fmt: skip
+    body = {"kind": "group", "members": [bob["user_id"]], "name": "Signed",
+            "conversation_id": cid}  # fmt: skip
+    wrong = [
+        {**admission, "action": "invite"},
+        {**admission, "conversation_id": "01a22400-0000-7000-8000-000000000002"},
+        {**admission, "by_device": "someone-else"},
+        {**admission, "user_ids": [alice["user_id"], carol["user_id"]]},
+    ]
+    for bad in wrong:
+        refused = await client.post("/v1/conversations", json={**body, "admission": bad},
+                                    headers=bearer(alice))  # fmt: skip
+        assert refused.status_code == 400
+        assert refused.json()["code"] == "invalid_admission"
+    created = await client.post(
+        "/v1/conversations", json={**body, "admission": admission}, headers=bearer(alice)
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["conversation_id"] == cid
+    assert {m["user_id"]: m["admission"] for m in created.json()["members"]} == {
+        alice["user_id"]: admission, bob["user_id"]: admission,
+    }  # fmt: skip
+    again = await client.post(
+        "/v1/conversations", json={**body, "admission": admission}, headers=bearer(alice)
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "conversation_exists"
+    # Joining keeps the admission that brought bob in.
+    await client.post(f"/v1/conversations/{cid}/join", headers=bearer(bob))
+    members = (await client.get(f"/v1/conversations/{cid}", headers=bearer(bob))).json()["members"]
+    assert {m["user_id"]: m["admission"] for m in members}[bob["user_id"]] == admission

@@ -26,6 +26,7 @@ class Member:
     role: str  # "owner", "admin" or "member"
     username: str = ""
     display_name: str = ""
+    admission: Mapping[str, Any] | None = field(default=None, hash=False, compare=False)
 
     @property
     def label(self) -> str:
@@ -69,6 +70,7 @@ class Conversation:
                     str(m["role"]),
                     str(m.get("username", "")),
                     str(m.get("display_name", "")),
+                    m.get("admission") if isinstance(m.get("admission"), Mapping) else None,
                 )
                 for m in data["members"]
             ],
@@ -136,12 +138,22 @@ class ToDeviceResult:
 
 
 async def create_conversation(
-    client: Client, kind: Kind, members: list[str], name: str | None = None
+    client: Client,
+    kind: Kind,
+    members: list[str],
+    name: str | None = None,
+    *,
+    conversation_id: str | None = None,
+    admission: Mapping[str, Any] | None = None,
 ) -> Conversation:
     """Start a 1:1 (returns the existing one) or a group whose other members are invited."""
     body: dict[str, Any] = {"kind": kind, "members": members}
     if name is not None:
         body["name"] = name
+    if conversation_id is not None:
+        body["conversation_id"] = conversation_id
+    if admission is not None:
+        body["admission"] = dict(admission)
     return _parse(Conversation.from_wire, await client._call("POST", _BASE, json=body))
 
 
@@ -160,8 +172,16 @@ async def rename(client: Client, conversation_id: str, name: str) -> None:
     await client._call("PATCH", _path(conversation_id), json={"name": name})
 
 
-async def invite(client: Client, conversation_id: str, user_ids: list[str]) -> None:
-    await client._call("POST", _path(conversation_id, "members"), json={"user_ids": user_ids})
+async def invite(
+    client: Client,
+    conversation_id: str,
+    user_ids: list[str],
+    admission: Mapping[str, Any] | None = None,
+) -> None:
+    body: dict[str, Any] = {"user_ids": user_ids}
+    if admission is not None:
+        body["admission"] = dict(admission)
+    await client._call("POST", _path(conversation_id, "members"), json=body)
 
 
 async def join(client: Client, conversation_id: str) -> None:

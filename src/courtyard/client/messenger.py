@@ -32,7 +32,9 @@ from courtyard.client.keysharing import (
     share_room_key,
     with_retries,
 )
+from courtyard.client.membership import Admissions, admission, check_admissions, signers
 from courtyard.client.verification import fingerprint, same_fingerprint
+from courtyard.core.ids import new_id
 
 LOW_ONE_TIME_KEYS = 10
 _USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -170,7 +172,16 @@ class Messenger:
         """
         kind: Literal["direct", "group"] = "direct" if len(members) == 1 and not name else "group"
         user_ids = [await self.resolve_user(member) for member in members]
-        return await api.create_conversation(self.client, kind, user_ids, name)
+        if kind == "direct":
+            return await api.create_conversation(self.client, kind, user_ids, name)
+        # A group's founding members are admitted under this device's signature.
+        conversation_id = new_id()
+        signed = await asyncio.to_thread(
+            admission, self.crypto, conversation_id, "create", [self.user_id, *user_ids]
+        )
+        return await api.create_conversation(
+            self.client, kind, user_ids, name, conversation_id=conversation_id, admission=signed
+        )
 
     async def resolve_user(self, who: str) -> str:
         """A user id for ``who``: an id as it is, a username through the server's lookup."""
@@ -185,7 +196,12 @@ class Messenger:
         await api.join(self.client, conversation_id)
 
     async def invite(self, conversation_id: str, user_ids: list[str]) -> None:
-        await api.invite(self.client, conversation_id, user_ids)
+        """Invite users (ids or usernames), signing their admission with this device."""
+        resolved = [await self.resolve_user(u) for u in user_ids]
+        signed = await asyncio.to_thread(
+            admission, self.crypto, conversation_id, "invite", resolved
+        )
+        await api.invite(self.client, conversation_id, resolved, signed)
 
     async def remove_member(self, conversation_id: str, user_id: str) -> None:
         await api.remove_member(self.client, conversation_id, user_id)
@@ -212,7 +228,9 @@ class Messenger:
         """Every member device with its state: verified, unverified, new (first seen now) or
         refused (it failed a check, such as a bad signature or a changed identity key)."""
         conversation = await api.get_conversation(self.client, conversation_id)
-        devices, new, refused = await member_devices(self.client, self.crypto, conversation.joined)
+        admitted = await self._admissions(conversation)
+        joined = [u for u in conversation.joined if u in admitted.admitted]
+        devices, new, refused = await member_devices(self.client, self.crypto, joined)
         fresh = {(d.user_id, d.device_id) for d in new}
         out: list[DeviceSecurity] = []
         for d in devices:
@@ -224,7 +242,18 @@ class Messenger:
             out.append(
                 DeviceSecurity(str(r.user_id), str(r.device_id), "refused", None, str(r.error))
             )
+        for user_id, reason in sorted(admitted.refused.items()):
+            if user_id in conversation.joined:
+                out.append(DeviceSecurity(user_id, "-", "refused", None, f"member: {reason}"))
         return out
+
+    async def _admissions(self, conversation: Conversation) -> Admissions:
+        """Check the members' signed admissions, learning the signers' device keys first."""
+        if conversation.kind == "group":
+            needed = sorted(signers(conversation) - {self.user_id})
+            if needed:
+                await member_devices(self.client, self.crypto, needed)
+        return await asyncio.to_thread(check_admissions, self.crypto, conversation)
 
     # Sending -----------------------------------------------------------------------------
 
@@ -278,8 +307,11 @@ class Messenger:
 
     async def _send(self, conversation_id: str, content: dict[str, Any]) -> Sent:
         conversation = await api.get_conversation(self.client, conversation_id)
+        admitted = await self._admissions(conversation)
+        # Only members whose admission verifies get the key: never one the server added.
+        joined = [u for u in conversation.joined if u in admitted.admitted]
         report = await share_room_key(
-            self.client, self.crypto, self.history, conversation_id, conversation.joined
+            self.client, self.crypto, self.history, conversation_id, joined
         )
         envelope = await asyncio.to_thread(self.crypto.encrypt_message, conversation_id, content)
         txn_id = new_txn_id()

@@ -46,7 +46,10 @@ async def create_conversation(
 
     In a group you are the owner and the others are invited until they join.
     """
-    return await runtime.conversations.do_create(identity, body.kind, body.members, body.name)
+    return await runtime.conversations.do_create(
+        identity, body.kind, body.members, body.name,
+        conversation_id=body.conversation_id, admission=body.admission,
+    )  # fmt: skip
 
 
 @router.get("", response_model=list[ConversationOut])
@@ -78,7 +81,7 @@ async def invite_members(
     conversation_id: ConversationId, body: Invite, identity: CurrentIdentity, runtime: RuntimeDep
 ) -> None:
     """Invite users to a group (owner and admins)."""
-    await runtime.conversations.do_invite(identity, conversation_id, body.user_ids)
+    await runtime.conversations.do_invite(identity, conversation_id, body.user_ids, body.admission)
 
 
 @router.post("/{conversation_id}/join", status_code=status.HTTP_204_NO_CONTENT)

@@ -130,6 +130,10 @@ class OlmDevice:
         }
         return sign_object(self.account, body)
 
+    def sign(self, obj: Mapping[str, Any]) -> dict[str, Any]:
+        """``obj`` with this device's Ed25519 signature over its canonical JSON."""
+        return sign_object(self.account, obj)
+
     def generate_one_time_keys(self, n: int) -> list[dict[str, Any]]:
         """Generate ``n`` keys; return every unpublished one-time key, signed and bound."""
         with self._operation() as account:

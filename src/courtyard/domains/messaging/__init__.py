@@ -2,6 +2,7 @@
 
 from courtyard.domains.messaging.messages import MessagesService
 from courtyard.domains.messaging.schemas import (
+    Admission,
     ConversationOut,
     CreateConversation,
     EventOut,
@@ -20,6 +21,7 @@ from courtyard.domains.messaging.timeline import CONVERSATION_EVENT, Timeline
 
 __all__ = [
     "CONVERSATION_EVENT",
+    "Admission",
     "ConversationOut",
     "ConversationsService",
     "CreateConversation",

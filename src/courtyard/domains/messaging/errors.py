@@ -50,3 +50,13 @@ class MessageNotFound(NotFound):
 class InvalidMembership(Conflict):
     code = "invalid_membership"
     title = "That membership change is not possible now"
+
+
+class ConversationExists(Conflict):
+    code = "conversation_exists"
+    title = "A conversation with that id exists"
+
+
+class InvalidAdmission(InvalidInput):
+    code = "invalid_admission"
+    title = "The admission does not describe this request"

@@ -51,6 +51,8 @@ class Member(Base):
     since_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     read_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     invited_by: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # The inviter's signed admission (clients verify it; the server only checks its shape).
+    admission: Mapped[dict[str, Any] | None] = mapped_column(JSONObject, nullable=True)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 

@@ -27,7 +27,28 @@ class MegolmEnvelope(_Strict):
     ciphertext: str = Field(pattern=B64, min_length=1, max_length=262_144)
 
 
+class Admission(_Strict):
+    """A member device's signed say-so that users may join: what lets the other members'
+    devices check that no one was added by the server alone (see docs/messaging.md)."""
+
+    conversation_id: WireId
+    action: Literal["create", "invite"]
+    user_ids: list[WireId] = Field(min_length=1, max_length=MAX_MEMBERS)
+    by_user: WireId
+    by_device: WireId
+    signature: str = Field(pattern=B64, min_length=1, max_length=200)
+
+
 class CreateConversation(_Strict):
+    conversation_id: WireId | None = Field(
+        default=None,
+        description="A new id chosen by the client, so it can sign the admission; "
+        "default: the server picks one.",
+    )
+    admission: Admission | None = Field(
+        default=None,
+        description="For groups: the creator's signed `create` admission of everyone.",
+    )
     kind: Literal["direct", "group"]
     members: list[WireId] = Field(
         min_length=1,
@@ -43,6 +64,9 @@ class Rename(_Strict):
 
 class Invite(_Strict):
     user_ids: list[WireId] = Field(min_length=1, max_length=MAX_MEMBERS - 1)
+    admission: Admission | None = Field(
+        default=None, description="The inviter's signed `invite` admission of `user_ids`."
+    )
 
 
 class SetRole(_Strict):
@@ -72,6 +96,9 @@ class MemberOut(BaseModel):
     user_id: str
     username: str = Field(description="Empty if the account no longer exists.")
     display_name: str
+    admission: dict[str, Any] | None = Field(
+        default=None, description="The signed admission that brought this member in, if any."
+    )
     state: Literal["invited", "joined"]
     role: Literal["owner", "admin", "member"]
 

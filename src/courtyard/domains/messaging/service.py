@@ -16,8 +16,10 @@ from courtyard.core.ids import new_id
 from courtyard.db import Database, Tx
 from courtyard.domains.accounts import Identity, existing_users, get_profiles
 from courtyard.domains.messaging.errors import (
+    ConversationExists,
     ConversationFull,
     ConversationNotFound,
+    InvalidAdmission,
     InvalidMembership,
     NotAllowed,
     NotAMember,
@@ -29,7 +31,12 @@ from courtyard.domains.messaging.models import (
     Member,
     UserConversation,
 )
-from courtyard.domains.messaging.schemas import MAX_MEMBERS, ConversationOut, MemberOut
+from courtyard.domains.messaging.schemas import (
+    MAX_MEMBERS,
+    Admission,
+    ConversationOut,
+    MemberOut,
+)
 from courtyard.domains.messaging.timeline import Timeline
 
 ADMINS = frozenset({"owner", "admin"})
@@ -89,10 +96,21 @@ class ConversationsService:
     # --- creation ------------------------------------------------------------------------
 
     async def do_create(
-        self, identity: Identity, kind: str, members: list[str], name: str | None
+        self,
+        identity: Identity,
+        kind: str,
+        members: list[str],
+        name: str | None,
+        *,
+        conversation_id: str | None = None,
+        admission: Admission | None = None,
     ) -> ConversationOut:
         """Create a direct conversation (both joined; the existing one is returned if there
-        is one) or a group (caller is owner; the others are invited)."""
+        is one) or a group (caller is owner; the others are invited).
+
+        A group's creator may choose its id and sign the admission of every founding member,
+        which the members' devices check before sharing keys.
+        """
         others = sorted(set(members) - {identity.user_id})
         if kind == "direct":
             if len(others) != 1 or name is not None:
@@ -104,7 +122,13 @@ class ConversationsService:
             raise InvalidInput("A group needs at least one other member.")
         if len(others) + 1 > MAX_MEMBERS:
             raise ConversationFull()
-        return await self._create_group(identity, others, _clean_name(name))
+        conversation_id = conversation_id or new_id()
+        signed = _check_admission(
+            admission, identity, conversation_id, "create", [identity.user_id, *others]
+        )
+        return await self._create_group(
+            identity, conversation_id, others, _clean_name(name), signed
+        )
 
     async def _create_direct(self, identity: Identity, other: str) -> ConversationOut:
         pair_key = ":".join(sorted([identity.user_id, other]))
@@ -114,7 +138,9 @@ class ConversationsService:
             try:
                 async with self.db.transaction() as tx:
                     await _check_users(tx, {other})
-                    conversation_id = await self._new_conversation(tx, "direct", identity, None)
+                    conversation_id = await self._new_conversation(
+                        tx, new_id(), "direct", identity, None
+                    )
                     tx.session.add(DirectPair(pair_key=pair_key, conversation_id=conversation_id))
                     await tx.session.flush()
                     for user_id in (identity.user_id, other):
@@ -129,21 +155,29 @@ class ConversationsService:
         return await self.access_conversation(identity, existing.conversation_id)
 
     async def _create_group(
-        self, identity: Identity, others: list[str], name: str | None
+        self,
+        identity: Identity,
+        conversation_id: str,
+        others: list[str],
+        name: str | None,
+        admission: dict[str, object] | None,
     ) -> ConversationOut:
-        async with self.db.transaction() as tx:
-            await _check_users(tx, set(others))
-            conversation_id = await self._new_conversation(tx, "group", identity, name)
-            await self._join(
-                tx, conversation_id, identity.user_id, "owner", identity, founding=True
-            )
-            await self._invite(tx, conversation_id, others, identity)
+        try:
+            async with self.db.transaction() as tx:
+                await _check_users(tx, set(others))
+                await self._new_conversation(tx, conversation_id, "group", identity, name)
+                await self._join(
+                    tx, conversation_id, identity.user_id, "owner", identity,
+                    founding=True, admission=admission,
+                )  # fmt: skip
+                await self._invite(tx, conversation_id, others, identity, admission)
+        except IntegrityError:
+            raise ConversationExists() from None
         return await self.access_conversation(identity, conversation_id)
 
     async def _new_conversation(
-        self, tx: Tx, kind: str, identity: Identity, name: str | None
+        self, tx: Tx, conversation_id: str, kind: str, identity: Identity, name: str | None
     ) -> str:
-        conversation_id = new_id()
         tx.session.add(
             Conversation(
                 conversation_id=conversation_id,
@@ -165,9 +199,14 @@ class ConversationsService:
     # --- membership ----------------------------------------------------------------------
 
     async def do_invite(
-        self, identity: Identity, conversation_id: str, user_ids: list[str]
+        self,
+        identity: Identity,
+        conversation_id: str,
+        user_ids: list[str],
+        admission: Admission | None = None,
     ) -> None:
         """Invite users to a group (owner or admin); they join when they accept."""
+        signed = _check_admission(admission, identity, conversation_id, "invite", user_ids)
         async with self.db.transaction() as tx:
             conversation, me = await self._lock_as_member(tx, identity, conversation_id)
             if conversation.kind != "group" or me.role not in ADMINS:
@@ -181,7 +220,7 @@ class ConversationsService:
                 raise ConversationFull(f"A conversation has at most {MAX_MEMBERS} members.")
             await _check_users(tx, set(new))
             if new:
-                await self._invite(tx, conversation_id, new, identity)
+                await self._invite(tx, conversation_id, new, identity, signed)
 
     async def do_join(self, identity: Identity, conversation_id: str) -> None:
         """Accept an invitation."""
@@ -192,9 +231,12 @@ class ConversationsService:
                 raise ConversationNotFound()
             if member.state != "invited":
                 raise InvalidMembership("You have already joined.")
+            admission = member.admission  # the invitation's signed say-so carries over
             await tx.session.delete(member)
             await tx.session.flush()
-            await self._join(tx, conversation_id, identity.user_id, "member", identity)
+            await self._join(
+                tx, conversation_id, identity.user_id, "member", identity, admission=admission
+            )
 
     async def do_leave(self, identity: Identity, conversation_id: str) -> None:
         """Leave a group (or decline its invitation); an owner hands ownership on first."""
@@ -285,12 +327,13 @@ class ConversationsService:
 
     async def _join(
         self, tx: Tx, conversation_id: str, user_id: str, role: str, by: Identity,
-        *, founding: bool = False,
+        *, founding: bool = False, admission: dict[str, object] | None = None,
     ) -> None:  # fmt: skip
         tx.session.add(
             Member(
                 conversation_id=conversation_id, user_id=user_id, state="joined", role=role,
-                since_seq=0, read_seq=0, invited_by=None, updated_at=self.clock.now(),
+                since_seq=0, read_seq=0, invited_by=None, admission=admission,
+                updated_at=self.clock.now(),
             )
         )  # fmt: skip
         await _index(tx, user_id, conversation_id, "joined")
@@ -305,7 +348,12 @@ class ConversationsService:
         )
 
     async def _invite(
-        self, tx: Tx, conversation_id: str, user_ids: list[str], by: Identity
+        self,
+        tx: Tx,
+        conversation_id: str,
+        user_ids: list[str],
+        by: Identity,
+        admission: dict[str, object] | None,
     ) -> None:
         """Invite several users with ONE timeline event, so inviting n people costs n stream
         rows per member instead of n² in all."""
@@ -314,7 +362,7 @@ class ConversationsService:
                 Member(
                     conversation_id=conversation_id, user_id=user_id, state="invited",
                     role="member", since_seq=0, read_seq=0, invited_by=by.user_id,
-                    updated_at=self.clock.now(),
+                    admission=admission, updated_at=self.clock.now(),
                 )
             )  # fmt: skip
             await _index(tx, user_id, conversation_id, "invited")
@@ -369,6 +417,28 @@ async def _check_users(tx: Tx, user_ids: set[str]) -> None:
         raise UnknownUser(f"No such user: {', '.join(sorted(missing))}")
 
 
+def _check_admission(
+    admission: Admission | None,
+    identity: Identity,
+    conversation_id: str,
+    action: str,
+    user_ids: list[str],
+) -> dict[str, object] | None:
+    """The admission to store, if it says exactly what this request does (its signature is
+    for the members' devices to check: they do not trust the server)."""
+    if admission is None:
+        return None
+    if (
+        admission.conversation_id != conversation_id
+        or admission.action != action
+        or admission.by_user != identity.user_id
+        or admission.by_device != identity.device_id
+        or sorted(set(admission.user_ids)) != sorted(set(user_ids))
+    ):
+        raise InvalidAdmission()
+    return admission.model_dump()
+
+
 def _clean_name(name: str | None) -> str | None:
     if name is None:
         return None
@@ -391,6 +461,7 @@ def _out(
         members=[
             MemberOut(
                 user_id=m.user_id,
+                admission=m.admission,
                 username=names.get(m.user_id, ("", ""))[0],
                 display_name=names.get(m.user_id, ("", ""))[1],
                 state=m.state,

@@ -66,8 +66,16 @@ def demo(
     created = asyncio.run(seed(settings))
     if created:
         console.print(f"created demo accounts: {', '.join(created)}")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run_demo(settings, data_dir))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(run_demo(settings, data_dir))
+    except OSError as exc:
+        ports = f"{port}-{port + len(DEMO_USERS)}"
+        console.print(
+            f"[red]error:[/red] cannot listen on 127.0.0.1 ports {ports}: {exc.strerror}. "
+            "Stop what uses them, or pick others with --port."
+        )
+        raise typer.Exit(1) from None
 
 
 async def run_demo(settings: Settings, data_dir: Path) -> None:
@@ -76,12 +84,18 @@ async def run_demo(settings: Settings, data_dir: Path) -> None:
     from courtyard.app import bind, create_device_app, serve
 
     base = f"http://{settings.host}:{settings.port}"
-    sockets = [_listen(settings.host, settings.port)]
+    sockets: list[socket.socket] = []
+    try:
+        sockets.append(_listen(settings.host, settings.port))
+        sockets += [bind(settings.port + offset) for offset in range(1, len(DEMO_USERS) + 1)]
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
     apps: list[DeviceApp] = []
     for offset, (username, _, _) in enumerate(DEMO_USERS, start=1):
-        sockets.append(bind(settings.port + offset))
         profile = data_dir / "profiles" / username
-        apps.append(create_device_app(profile, base, sockets[-1].getsockname()[1]))
+        apps.append(create_device_app(profile, base, sockets[offset].getsockname()[1]))
     api_started = asyncio.Event()
     tasks = [asyncio.create_task(serve(create_app(settings), sockets[0], api_started))]
     try:

@@ -9,9 +9,10 @@ import itertools
 import re
 import struct
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -122,6 +123,32 @@ async def test_the_launch_token_becomes_an_httponly_strict_cookie_and_leaves_the
     assert "SameSite=Strict" in cookie
     assert alice.app.sessions.launch_token not in cookie
     assert (await alice.http.get("/welcome")).status_code == 200
+
+
+async def test_the_token_exchange_never_redirects_off_the_app(browser: OpenBrowser) -> None:
+    alice = await browser("alice")
+    port = alice.app.sessions.port
+    scope = {
+        "type": "http", "method": "GET",
+        "path": "//evil.example/x", "raw_path": b"//evil.example/x",
+        "query_string": f"t={alice.app.sessions.launch_token}".encode(),
+        "headers": [(b"host", f"127.0.0.1:{port}".encode())], "scheme": "http",
+        "server": ("127.0.0.1", port), "client": ("127.0.0.1", 5), "http_version": "1.1",
+        "root_path": "",
+    }  # fmt: skip
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> MutableMapping[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    await alice.app.asgi(scope, receive, send)
+    start = sent[0]
+    location = dict(start["headers"])[b"location"].decode()
+    assert start["status"] == 303
+    assert location == "/evil.example/x"  # stays on this app
 
 
 async def test_requests_without_the_session_cookie_get_401(browser: OpenBrowser) -> None:

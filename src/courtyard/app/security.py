@@ -113,7 +113,9 @@ class Guard:
         if not has_session and session_id is None:
             await _page(send, 401, "Wrong token", "This link's token is not valid any more.")
             return
-        location = scope["path"] + (f"?{urlencode(query)}" if query else "")
+        # One leading slash only: "//host" would be a protocol-relative redirect elsewhere.
+        path = "/" + str(scope["path"]).lstrip("/")
+        location = path + (f"?{urlencode(query)}" if query else "")
         headers = [(b"location", location.encode()), (b"content-length", b"0")]
         if session_id is not None:
             cookie = f"{self.sessions.cookie_name}={session_id}; Path=/; HttpOnly; SameSite=Strict"

@@ -1,0 +1,1 @@
+"""Courtyard's benchmark harness: real server processes on loopback, bounded runs, JSON out."""

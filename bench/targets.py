@@ -1,0 +1,94 @@
+"""Issue 4's targets, each stated as met or missed with the measured figure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CPU_MS_TARGET = 0.5
+ECHO_FRACTION_TARGET = 0.30
+P99_TARGET_MS = 50.0
+P99_RATE = 1000
+DEVICES_TARGET = 20_000
+RSS_TARGET_MIB = 2048.0
+FANOUT_TARGET_MS = 1000.0
+
+
+def _mark(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def _best(points: list[dict[str, Any]]) -> float:
+    return max((p["delivered_per_s"] for p in points if p["mode"] == "closed"), default=0.0)
+
+
+def _relay_verdicts(result: dict[str, Any], backend: str, relay: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    best = _best(relay["points"])
+    limit = result.get("limit")
+    if limit:
+        echo, http = _best(limit["ws_echo"]), _best(limit["http_relay"])
+        share = best / echo if echo else 0.0
+        out.append(
+            f"{backend}: relay ≥ 30 % of the bare echo — {_mark(share >= ECHO_FRACTION_TARGET)}: "
+            f"{best:g} msg/s against {echo:g} msg/s WebSocket echo = {share:.1%} "
+            f"({best / http:.1%} of the bare HTTP→WebSocket relay, {http:g} msg/s)"
+        )
+    closed = [p for p in relay["points"] if p["mode"] == "closed"]
+    if closed:
+        busiest = max(closed, key=lambda p: p["delivered_per_s"])
+        cpu = busiest["server_cpu_ms_per_msg"]
+        out.append(
+            f"{backend}: server CPU ≤ {CPU_MS_TARGET} ms per relayed message — "
+            f"{_mark(cpu <= CPU_MS_TARGET)}: {cpu:g} ms at concurrency {busiest['concurrency']} "
+            f"(lowest of all points: {min(p['server_cpu_ms_per_msg'] for p in closed):g} ms)"
+        )
+    at_rate = [p for p in relay["points"] if p["mode"] == "open" and p["rate"] == P99_RATE]
+    if at_rate:
+        p = at_rate[0]
+        lost = p["sent"] - p["delivered"] + p["errors"]
+        ok = p["p99_ms"] is not None and p["p99_ms"] <= P99_TARGET_MS and lost == 0
+        out.append(
+            f"{backend}: p99 ≤ {P99_TARGET_MS:g} ms at {P99_RATE} msg/s offered — {_mark(ok)}: "
+            f"p99 {p['p99_ms']} ms, delivered {p['delivered_per_s']:g} msg/s, "
+            f"{lost} of {p['sent'] + p['errors']} not delivered within the bound"
+        )
+    return out
+
+
+def _capacity_verdicts(backend: str, figures: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    conn = figures.get("connections")
+    if conn:
+        projected = conn["rss_before_mib"] + conn["rss_per_connection_kib"] * DEVICES_TARGET / 1024
+        ok = conn["connected"] >= DEVICES_TARGET and conn["rss_connected_mib"] < RSS_TARGET_MIB
+        measured = "measured" if conn["connected"] >= DEVICES_TARGET else "not measured at 20,000"
+        out.append(
+            f"{backend}: 20,000 connected devices under 2 GiB RSS — {_mark(ok)} ({measured}): "
+            f"{conn['connected']} devices held at {conn['rss_connected_mib']} MiB, "
+            f"{conn['rss_per_connection_kib']} KiB each; "
+            f"20,000 would be about {projected:.0f} MiB; "
+            f"idle server CPU {conn['idle_server_cpu_percent']} % of one core"
+        )
+    fan = figures.get("fanout")
+    if fan:
+        value = fan["median_all_ms"]
+        ok = value is not None and value <= FANOUT_TARGET_MS
+        out.append(
+            f"{backend}: {fan['group_size']}-member fan-out ≤ 1 s — {_mark(ok)}: median "
+            f"{value} ms until every device had it ({len(fan['rounds'])} rounds)"
+        )
+    return out
+
+
+def verdicts(result: dict[str, Any]) -> list[str]:
+    """One line per target and backend, plus what is not measured yet."""
+    out: list[str] = []
+    for backend, figures in result["backends"].items():
+        if figures.get("relay"):
+            out += _relay_verdicts(result, backend, figures["relay"])
+        out += _capacity_verdicts(backend, figures)
+    out.append(
+        "relay ≥ 30 times Synapse's msgs/s — **not measured yet**: the Synapse comparison comes in "
+        "a later session; so does the PNG plot of latency against offered load."
+    )
+    return out

@@ -31,7 +31,7 @@ pytestmark = [
 ]
 
 FACTS = 90
-BUS_RECHECK = 15.0  # the nodes' default sync_recheck_seconds
+BUS_RECHECK = 15.0  # at most; the nodes' default sync_recheck_seconds is longer
 FAST_RETRY = Backoff(initial=0.05, maximum=0.5)
 
 

@@ -44,9 +44,12 @@ class Settings(BaseSettings):
     login_window_seconds: int = Field(default=3600, ge=1)
     login_max_failures_per_account: int = Field(default=100, ge=1, le=100)
     login_max_failures_per_address: int = Field(default=1000, ge=1)
-    # How long a long-poll or WebSocket waits before re-reading the stream without a bus hint;
-    # the backstop that makes a lost bus message cost latency, never a fact.
-    sync_recheck_seconds: float = Field(default=15.0, gt=0)
+    # How long a long-poll or WebSocket waits before re-reading the stream without a bus hint:
+    # the backstop that makes a lost bus message cost latency, never a fact. Hints are only
+    # lost when the bus reconnects or drops a slow consumer, and both wake every reader at
+    # once, so this can be long; each idle socket costs two reads per period (15 s made 2,000
+    # idle devices keep a core busy).
+    sync_recheck_seconds: float = Field(default=120.0, gt=0)
 
     @classmethod
     def settings_customise_sources(

@@ -9,6 +9,7 @@ import nats
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
+from nats.errors import SlowConsumerError
 
 from courtyard.core.errors import Unavailable
 from courtyard.streams.bus import SUBJECT_PREFIX, AdvanceListener, ResetListener
@@ -39,8 +40,6 @@ class NatsBus:
             log.info("bus reconnected", extra={"bus": self.url})
             self._on_reset()
 
-        async def error(exc: Exception) -> None:
-            log.warning("bus error: %s", exc)
 
         self._nc = await nats.connect(
             self.url,
@@ -50,8 +49,14 @@ class NatsBus:
             connect_timeout=5,
             disconnected_cb=disconnected,
             reconnected_cb=reconnected,
-            error_cb=error,
+            error_cb=self._on_error,
         )
+
+    async def _on_error(self, exc: Exception) -> None:
+        log.warning("bus error: %s", exc)
+        if isinstance(exc, SlowConsumerError):
+            # NATS dropped hints for us without disconnecting: make every reader look again.
+            self._on_reset()
 
     async def close(self) -> None:
         """Drain if connected; if the server is unreachable, just stop reconnecting."""

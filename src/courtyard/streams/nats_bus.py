@@ -40,7 +40,6 @@ class NatsBus:
             log.info("bus reconnected", extra={"bus": self.url})
             self._on_reset()
 
-
         self._nc = await nats.connect(
             self.url,
             name="courtyard",

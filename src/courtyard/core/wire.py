@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, ValidationError
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
@@ -24,3 +24,10 @@ WireId = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_
 
 PlainText = Annotated[str, AfterValidator(_no_nul)]
 """Free text that will be stored: anything but NUL."""
+
+
+def first_problem(exc: ValidationError, default: str = "content") -> str:
+    """``where: what`` of a validation error's first problem, for a one-line error detail."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or default
+    return f"{where}: {first['msg']}"

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from courtyard.core.clock import Clock
+from courtyard.core.wire import first_problem
 from courtyard.db import Database, Tx
 from courtyard.domains.accounts import Identity
 from courtyard.domains.messaging.errors import (
@@ -177,10 +178,8 @@ def _check_megolm(content: dict[str, Any], identity: Identity) -> dict[str, Any]
     try:
         envelope = MegolmEnvelope.model_validate(content)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "content"
         raise NotMegolmEncrypted(
-            f"content is not a Megolm envelope ({where}: {first['msg']})"
+            f"content is not a Megolm envelope ({first_problem(exc)})"
         ) from None
     if envelope.device_id != identity.device_id:
         raise NotMegolmEncrypted("content.device_id must be the sending device's id")

@@ -10,6 +10,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from courtyard.core.clock import Clock
+from courtyard.core.wire import first_problem
 from courtyard.db import Database
 from courtyard.domains.accounts import Identity, existing_devices
 from courtyard.domains.todevice.errors import NotOlmEncrypted
@@ -141,8 +142,6 @@ def _check_envelope(index: int, content: dict[str, Any]) -> dict[str, Any]:
     try:
         return OlmEnvelope.model_validate(content).model_dump()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "content"
         raise NotOlmEncrypted(
-            f"messages[{index}].content is not an Olm envelope ({where}: {first['msg']})"
+            f"messages[{index}].content is not an Olm envelope ({first_problem(exc)})"
         ) from None

@@ -5,19 +5,23 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
 import httpx
 
 from bench.accounts import Device, bounded, direct, envelope, register_many
-from bench.driver import Bounds, closed_loop, open_loop
+from bench.driver import Bounds, Send, closed_loop, open_loop
 from bench.measure import repeated
 from bench.procs import Served
 from bench.profile import Profile
 from bench.rawhttp import Pool
 from bench.recorder import Recorder
 from bench.sockets import OnEvent, SocketSet
+
+# A driver loop: closed (int concurrency) or open (float rate), bound to its send later.
+Loop = Callable[[Send, Any, Bounds, Recorder], Awaitable[float]]
 
 OPEN_LOOP_POOL = 64  # bounds the backlog an overloaded server carries into the next point
 _txn = itertools.count()
@@ -82,34 +86,17 @@ async def run_relay(served: Served, profile: Profile) -> dict[str, Any]:
             partial(closed_loop, send, 16, warm), relay.attach,
         )  # fmt: skip
         pool.close()
-        for c in profile.concurrencies:
-            pool = Pool(served.port, c)
-            send = relay.sender(pool)
-            label = {"mode": "closed", "concurrency": c}
-            points.append(
-                await repeated(
-                    profile.repeats,
-                    label,
-                    pid,
-                    partial(closed_loop, send, c, profile.bounds),
-                    relay.attach,
-                )
-            )
-            pool.close()
-            _print(points[-1])
-        for rate in profile.rates:
-            pool = Pool(served.port, OPEN_LOOP_POOL)
-            send = relay.sender(pool)
-            label = {"mode": "open", "rate": rate}
-            points.append(
-                await repeated(
-                    profile.repeats,
-                    label,
-                    pid,
-                    partial(open_loop, send, rate, profile.bounds),
-                    relay.attach,
-                )
-            )
+        # Closed-loop points at each concurrency, then open-loop points at each offered rate.
+        plan: list[tuple[int, dict[str, Any], Loop, float]] = [
+            (c, {"mode": "closed", "concurrency": c}, closed_loop, c) for c in profile.concurrencies
+        ] + [
+            (OPEN_LOOP_POOL, {"mode": "open", "rate": rate}, open_loop, rate)
+            for rate in profile.rates
+        ]
+        for pool_size, label, loop, setting in plan:
+            pool = Pool(served.port, pool_size)
+            driver = partial(loop, relay.sender(pool), setting, profile.bounds)
+            points.append(await repeated(profile.repeats, label, pid, driver, relay.attach))
             pool.close()
             _print(points[-1])
     finally:

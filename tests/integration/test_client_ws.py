@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from courtyard.client import AuthError, Backoff, Client
+from courtyard.client import ApiError, AuthError, Backoff, Client
+from courtyard.client import conversations as api
 from tests.client_support import Collector, assert_exactly_once_in_order
 from tests.conftest import PASSWORD
+from tests.integration.conversation_support import megolm_envelope
 from tests.tcp_proxy import TcpProxy
 
 FAST = Backoff(initial=0.02, maximum=0.1)
@@ -117,3 +120,41 @@ async def test_a_revoked_token_is_refused_at_the_handshake(live_server: str) -> 
     assert isinstance(error, AuthError)
     assert (error.status, error.code) == (401, "invalid_token")
     assert sink.events == []
+
+
+async def test_messages_ride_on_the_live_socket_and_go_over_http_without_one(
+    live_server: str, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with Client(live_server) as bob, Client(via(proxy), backoff=FAST) as alice:
+        alice_session = await alice.register("alice", PASSWORD, "Alice", "DE")
+        bob_session = await bob.register("bob", PASSWORD, "Bob", "DE")
+        conversation = await api.create_conversation(alice, "direct", [bob_session.user_id])
+        cid = conversation.conversation_id
+        envelope = megolm_envelope({"device_id": alice_session.device_id})
+        posts: list[str] = []
+        call = alice._call
+
+        async def counted(method: str, path: str, **kwargs: Any) -> Any:
+            if path.endswith("/messages"):
+                posts.append(method)
+            return await call(method, path, **kwargs)
+
+        monkeypatch.setattr(alice, "_call", counted)
+        first = await api.send_message(alice, cid, "t0", envelope)  # no socket yet: HTTP
+        assert posts == ["POST"]
+        async with Collector(alice.events(mode="ws")) as sink:
+            await sink.wait_for(1)
+            assert alice.socket_sends.live
+            sent = await api.send_message(alice, cid, "t1", envelope)
+            again = await api.send_message(alice, cid, "t1", envelope)
+            assert again == api.SentEvent(sent.seq, sent.event_id, replayed=True)
+            with pytest.raises(ApiError) as refused:
+                await api.send_message(alice, cid, "t2", {**envelope, "ciphertext": "!"})
+            assert refused.value.code == "not_megolm_encrypted"
+            assert posts == ["POST"]  # all three went on the socket
+            assert await proxy.cut() >= 1  # the socket drops: HTTP or the next socket
+            late = await api.send_message(alice, cid, "t3", envelope)
+        history, _ = await api.history(bob, cid)
+        seqs = [e.seq for e in history if e.type == "m.encrypted"]
+        assert seqs == [first.seq, sent.seq, late.seq]
+        assert seqs == list(range(first.seq, first.seq + 3))

@@ -13,6 +13,7 @@ import pytest
 
 from courtyard.core.errors import Unavailable
 from courtyard.streams import StreamNotifier
+from courtyard.streams.bus import WireEvent
 from courtyard.streams.nats_bus import NatsBus
 from tests.conftest import NATS_URL
 from tests.tcp_proxy import TcpProxy
@@ -40,10 +41,12 @@ class Recorder:
     """Listeners that remember every hint, for tests that look below the notifier."""
 
     advances: list[tuple[str, int]] = field(default_factory=list)
+    events: list[WireEvent | None] = field(default_factory=list)
     resets: int = 0
 
-    def on_advance(self, user_id: str, position: int) -> None:
+    def on_advance(self, user_id: str, position: int, event: WireEvent | None) -> None:
         self.advances.append((user_id, position))
+        self.events.append(event)
 
     def on_reset(self) -> None:
         self.resets += 1
@@ -122,6 +125,19 @@ async def test_publish_on_one_node_wakes_a_waiter_for_that_user_on_the_other(
         await cluster.a.bus.publish(alice, 7)
 
         assert await waiter.wait(WAKE_TIMEOUT)
+
+
+async def test_a_hint_carries_its_event_to_the_other_node_and_a_reader_takes_it(
+    cluster: Cluster,
+) -> None:
+    alice = new_user()
+    event = {"position": 3, "event_id": new_user(), "type": "t", "content": {"x": "你好"},
+             "created_at": "2026-11-28T00:00:00Z"}  # fmt: skip
+    async with cluster.b.notifier.listen(alice) as waiter:
+        await cluster.b.bus.ping()
+        await cluster.a.bus.publish(alice, 3, event)
+        assert await waiter.wait(WAKE_TIMEOUT)
+        assert waiter.take(2, 10) == [event]
 
 
 async def test_a_hint_for_one_user_does_not_wake_another(cluster: Cluster) -> None:

@@ -13,7 +13,7 @@ from courtyard.streams.nats_bus import NatsBus
 async def test_a_slow_consumer_error_wakes_every_reader() -> None:
     bus = NatsBus("nats://127.0.0.1:1")
     resets: list[bool] = []
-    bus.set_listeners(lambda _user, _position: None, lambda: resets.append(True))
+    bus.set_listeners(lambda _user, _position, _event: None, lambda: resets.append(True))
     dropped = SlowConsumerError(
         subject="courtyard.stream.u", reply="", sid=1, sub=cast(Subscription, object())
     )

@@ -103,6 +103,7 @@ class Runtime:
         if not self.started:
             return
         await self.jobs.stop()
+        await self.messages.queue.close()  # queued sends get their answers before the end
         await close_quietly(self.bus)
         await self.db.dispose()
         self.started = False

@@ -21,6 +21,7 @@ from courtyard.client.errors import (
 )
 from courtyard.client.media import MediaMixin
 from courtyard.client.models import Account, Device, KeyCounts, Session, SyncEvent, UserInfo
+from courtyard.client.socket_sends import SocketSends
 from courtyard.client.sync import Backoff, Cursor, poll_events, socket_events
 
 DEFAULT_TIMEOUT = 10.0
@@ -59,6 +60,8 @@ class Client(MediaMixin):
         self.backoff = backoff or Backoff()
         self.ping_interval = ping_interval
         self._has_custom_transport = transport is not None
+        # Sends ride on the sync socket while ``events()`` follows one (else HTTP).
+        self.socket_sends = SocketSends()
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             transport=transport,
@@ -236,7 +239,9 @@ class Client(MediaMixin):
 
             stream = poll_events(fetch, cursor, pause)
         else:
-            stream = socket_events(self._open_socket, cursor, pause, self._explain_rejection)
+            stream = socket_events(
+                self._open_socket, cursor, pause, self._explain_rejection, self.socket_sends
+            )
         try:
             async for event in stream:
                 yield event

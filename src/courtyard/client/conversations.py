@@ -206,9 +206,15 @@ async def set_role(
 async def send_message(
     client: Client, conversation_id: str, txn_id: str, envelope: Mapping[str, Any]
 ) -> SentEvent:
-    """Post a Megolm envelope; the same ``txn_id`` again returns the first result."""
-    body = {"txn_id": txn_id, "content": dict(envelope)}
-    data = await client._call("POST", _path(conversation_id, "messages"), json=body)
+    """Send a Megolm envelope; the same ``txn_id`` again returns the first result.
+
+    Goes on the sync socket when ``client.events()`` has one open, else (or if the socket
+    cannot carry it) as an HTTP request with the same ``txn_id``.
+    """
+    data = await client.socket_sends.send(conversation_id, txn_id, envelope, client.timeout)
+    if data is None:
+        body = {"txn_id": txn_id, "content": dict(envelope)}
+        data = await client._call("POST", _path(conversation_id, "messages"), json=body)
     return _parse(lambda d: SentEvent(int(d["seq"]), str(d["event_id"]), bool(d["replayed"])), data)
 
 

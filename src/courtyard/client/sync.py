@@ -8,6 +8,7 @@ Authentication failures are never retried: they raise.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -31,12 +32,14 @@ from courtyard.client.errors import (
     revoked_token_error,
 )
 from courtyard.client.models import SyncEvent
+from courtyard.client.socket_sends import SocketSends
 
 log = logging.getLogger("courtyard.client")
 
 CLOSE_UNAUTHORIZED = 4401
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 SEEN_IDS_REMEMBERED = 10_000
+FRAMES_BUFFERED = 64  # frames read ahead of the caller; beyond that the socket waits
 
 Fetch = Callable[[int | None], Awaitable[tuple[list[SyncEvent], int]]]
 OpenSocket = Callable[[int | None], AbstractAsyncContextManager[ClientConnection]]
@@ -105,29 +108,48 @@ async def poll_events(
 
 
 async def socket_events(
-    open_socket: OpenSocket, cursor: Cursor, backoff: Backoff, explain: ExplainRejection
+    open_socket: OpenSocket,
+    cursor: Cursor,
+    backoff: Backoff,
+    explain: ExplainRejection,
+    sends: SocketSends | None = None,
 ) -> AsyncGenerator[SyncEvent, None]:
     """Follow the sync WebSocket forever, reconnecting from the cursor after every drop.
 
     A position is acknowledged once the caller has taken every event up to it and come back
-    for more (one ack per batch, and one on each reconnect).
+    for more (one ack per batch, and one on each reconnect). A reader task takes the frames
+    off the socket, so answers to ``sends`` arrive even while the caller is busy with events.
     """
     attempt = 0
     while True:
         try:
             async with open_socket(cursor.position) as socket:
-                acked: int | None = None
-                while True:
-                    if cursor.position is not None and cursor.position != acked:
-                        acked = cursor.position
-                        await socket.send(json.dumps({"type": "ack", "position": acked}))
-                    events, next_position = _parse_batch(await socket.recv())
-                    attempt = 0
-                    for event in events:
-                        if cursor.admit(event):
-                            yield event
-                    if next_position is not None:
-                        cursor.advance(next_position)
+                frames: asyncio.Queue[Any] = asyncio.Queue(FRAMES_BUFFERED)
+                reader = asyncio.create_task(_read_frames(socket, frames, sends))
+                if sends is not None:
+                    sends.attach(socket)
+                try:
+                    acked: int | None = None
+                    while True:
+                        if cursor.position is not None and cursor.position != acked:
+                            acked = cursor.position
+                            await socket.send(json.dumps({"type": "ack", "position": acked}))
+                        message = await frames.get()
+                        if isinstance(message, BaseException):
+                            raise message
+                        events, next_position = _parse_batch(message)
+                        attempt = 0
+                        for event in events:
+                            if cursor.admit(event):
+                                yield event
+                        if next_position is not None:
+                            cursor.advance(next_position)
+                finally:
+                    if sends is not None:
+                        sends.detach()
+                    reader.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reader
         except ConnectionClosed as exc:
             if exc.rcvd is not None and exc.rcvd.code == CLOSE_UNAUTHORIZED:
                 raise revoked_token_error(exc.rcvd.reason or None) from None
@@ -140,10 +162,26 @@ async def socket_events(
         attempt += 1
 
 
-def _parse_batch(raw: str | bytes) -> tuple[list[SyncEvent], int | None]:
+async def _read_frames(
+    socket: ClientConnection, frames: asyncio.Queue[Any], sends: SocketSends | None
+) -> None:
+    """Parse every frame: answers go to ``sends``, the rest (and the final error) to ``frames``."""
+    while True:
+        try:
+            message: Any = json.loads(await socket.recv())
+        except ValueError as exc:
+            await frames.put(ProtocolError(f"malformed sync message: {exc!r}"))
+            return
+        except Exception as exc:  # the socket closed or broke: the consumer decides
+            await frames.put(exc)
+            return
+        if sends is None or not sends.settle(message):
+            await frames.put(message)
+
+
+def _parse_batch(message: Any) -> tuple[list[SyncEvent], int | None]:
     """The events of one server message; pongs and unknown types carry none."""
     try:
-        message: Any = json.loads(raw)
         if not isinstance(message, dict) or message.get("type") != "events":
             return [], None
         events = [SyncEvent.from_wire(item) for item in message["events"]]

@@ -39,10 +39,17 @@ class StreamEvent(Base):
     __table_args__ = (Index("ix_stream_events_event_id", "event_id"),)
 
     def to_wire(self) -> dict[str, Any]:
-        return {
-            "position": self.position,
-            "event_id": self.event_id,
-            "type": self.type,
-            "content": self.content,
-            "created_at": self.created_at.isoformat().replace("+00:00", "Z"),
-        }
+        return wire_event(self.position, self.event_id, self.type, self.content, self.created_at)
+
+
+def wire_event(
+    position: int, event_id: str, type_: str, content: dict[str, Any], created_at: dt.datetime
+) -> dict[str, Any]:
+    """A stream event as devices receive it (and as the bus attaches it to a hint)."""
+    return {
+        "position": position,
+        "event_id": event_id,
+        "type": type_,
+        "content": content,
+        "created_at": created_at.isoformat().replace("+00:00", "Z"),
+    }

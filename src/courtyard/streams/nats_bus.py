@@ -1,20 +1,54 @@
-"""NATS core backend: one subject per user, subscribed only while a local device listens."""
+"""NATS core backend: one subject per user, subscribed only while a local device listens.
+
+A hint's payload is the position as ASCII digits, or ``{"p": position, "e": event}`` in JSON
+when the event is attached (only events up to ``MAX_ATTACHED_BYTES`` are; a bigger one goes
+as a bare position and its readers fetch it from the database).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 import nats
+import orjson
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import SlowConsumerError
 
 from courtyard.core.errors import Unavailable
-from courtyard.streams.bus import SUBJECT_PREFIX, AdvanceListener, ResetListener
+from courtyard.streams.bus import SUBJECT_PREFIX, AdvanceListener, ResetListener, WireEvent
 
 log = logging.getLogger(__name__)
+
+MAX_ATTACHED_BYTES = 16 * 1024
+
+
+def encode_hint(position: int, event: WireEvent | None) -> bytes:
+    """The bytes published for a hint (see the module docstring)."""
+    if event is not None:
+        data = orjson.dumps({"p": position, "e": event})
+        if len(data) <= MAX_ATTACHED_BYTES:
+            return data
+    return str(position).encode()
+
+
+def decode_hint(data: bytes) -> tuple[int, WireEvent | None]:
+    """Position and attached event of a hint; ``ValueError`` if malformed."""
+    if data[:1] != b"{":
+        return int(data), None
+    try:
+        hint: Any = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise ValueError("malformed hint") from None
+    position, event = hint.get("p") if isinstance(hint, dict) else None, hint.get("e")
+    if type(position) is not int or not isinstance(event, dict):
+        raise ValueError("malformed hint")
+    if event.get("position") != position:
+        raise ValueError("hint position and event disagree")
+    return position, event
 
 
 class NatsBus:
@@ -25,7 +59,7 @@ class NatsBus:
         self._nc: NatsClient | None = None
         self._subs: dict[str, tuple[Subscription, int]] = {}
         self._lock = asyncio.Lock()
-        self._on_advance: AdvanceListener = lambda _user, _pos: None
+        self._on_advance: AdvanceListener = lambda _user, _pos, _event: None
         self._on_reset: ResetListener = lambda: None
 
     def set_listeners(self, on_advance: AdvanceListener, on_reset: ResetListener) -> None:
@@ -72,17 +106,17 @@ class NatsBus:
             raise Unavailable("bus not started")
         return self._nc
 
-    async def publish(self, user_id: str, position: int) -> None:
-        await self._client().publish(SUBJECT_PREFIX + user_id, str(position).encode())
+    async def publish(self, user_id: str, position: int, event: WireEvent | None = None) -> None:
+        await self._client().publish(SUBJECT_PREFIX + user_id, encode_hint(position, event))
 
     async def _handle(self, msg: Msg) -> None:
         user_id = msg.subject.removeprefix(SUBJECT_PREFIX)
         try:
-            position = int(msg.data)
-        except ValueError:
+            position, event = decode_hint(msg.data)
+        except (ValueError, AttributeError):
             log.warning("ignored malformed bus message", extra={"subject": msg.subject})
             return
-        self._on_advance(user_id, position)
+        self._on_advance(user_id, position, event)
 
     async def watch(self, user_id: str) -> None:
         async with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -12,7 +13,7 @@ from courtyard.core.clock import Clock
 from courtyard.core.ids import new_id
 from courtyard.db import Tx
 from courtyard.streams.bus import Bus
-from courtyard.streams.events import StreamEvent, StreamHead
+from courtyard.streams.events import StreamEvent, StreamHead, wire_event
 
 
 class StreamStore:
@@ -40,21 +41,18 @@ class StreamStore:
                 .returning(StreamHead.position)
             )
         ).scalar_one()
+        event_id, now = new_id(), self.clock.now()
         await tx.session.execute(
             insert(StreamEvent).values(
                 user_id=user_id,
                 position=position,
-                event_id=new_id(),
+                event_id=event_id,
                 type=type_,
                 content=content,
-                created_at=self.clock.now(),
+                created_at=now,
             )
         )
-
-        async def notify() -> None:
-            await self.bus.publish(user_id, position)
-
-        tx.after_commit(notify)
+        self.notify_after_commit(tx, [(user_id, position, event_id)], type_, content, now)
         return position
 
     async def append_many(
@@ -89,27 +87,50 @@ class StreamStore:
         )
         positions = {row.user_id: row.position for row in rows}
         now = self.clock.now()
+        copies = [(user, position, event_id or new_id()) for user, position in positions.items()]
         await tx.session.execute(
             insert(StreamEvent),
             [
                 {
                     "user_id": user_id,
                     "position": position,
-                    "event_id": event_id or new_id(),
+                    "event_id": copy_id,
                     "type": type_,
                     "content": content,
                     "created_at": now,
                 }
-                for user_id, position in positions.items()
+                for user_id, position, copy_id in copies
             ],
         )
+        self.notify_after_commit(tx, copies, type_, content, now)
+        return positions
+
+    def notify_after_commit(
+        self,
+        tx: Tx,
+        copies: list[tuple[str, int, str]],
+        type_: str,
+        content: dict[str, Any],
+        created_at: dt.datetime,
+    ) -> None:
+        """Once ``tx`` commits, hint each ``(user, position, event_id)`` with its event."""
 
         async def notify() -> None:
-            for user_id, position in positions.items():
-                await self.bus.publish(user_id, position)
+            await self.publish(copies, type_, content, created_at)
 
         tx.after_commit(notify)
-        return positions
+
+    async def publish(
+        self,
+        copies: list[tuple[str, int, str]],
+        type_: str,
+        content: dict[str, Any],
+        created_at: dt.datetime,
+    ) -> None:
+        """Hint each committed ``(user, position, event_id)`` copy of an event, with it."""
+        for user_id, position, event_id in copies:
+            event = wire_event(position, event_id, type_, content, created_at)
+            await self.bus.publish(user_id, position, event)
 
     @staticmethod
     async def rewrite(tx: Tx, event_id: str, type_: str, content: dict[str, Any]) -> int:

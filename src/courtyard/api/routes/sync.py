@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from pydantic import BaseModel, Field
 from courtyard.api.deps import AccountsDep, CurrentIdentity, RuntimeDep
 from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS
 from courtyard.api.runtime import Runtime
+from courtyard.api.socket_session import SocketSession, acknowledge, dumps
 from courtyard.core.errors import CourtyardError
 from courtyard.domains.accounts import Identity
 from courtyard.streams import SyncBatch
@@ -55,7 +55,7 @@ async def sync(
     if since is None:
         since = (await runtime.accounts.access_device(identity, identity.device_id)).acked_position
     else:
-        await _acknowledge(runtime, identity, since)
+        await acknowledge(runtime, identity, since)
     batch = await runtime.sync.wait(identity.user_id, since, timeout / 1000, limit)
     runtime.metrics.sync_events_sent.inc(len(batch.events))
     return await _for_device(runtime, identity, batch)
@@ -63,10 +63,11 @@ async def sync(
 
 @router.websocket("/sync/ws")
 async def sync_socket(websocket: WebSocket, accounts: AccountsDep, runtime: RuntimeDep) -> None:
-    """Push stream events as they happen; the client sends ``{"type": "ack", "position": N}``.
+    """Push stream events as they happen, and take the device's acks and sends.
 
     Authenticate with the ``Authorization: Bearer`` header; ``?since=N`` resumes after N,
-    otherwise after the device's last acknowledged position.
+    otherwise after the device's last acknowledged position. Frames the client may send are
+    described in docs/messaging.md ("The sync socket"): ``ack``, ``ping`` and ``send``.
     """
     token = _bearer(websocket)
     # Accept first, so that a refusal reaches the client as a close code it can act on
@@ -85,9 +86,10 @@ async def sync_socket(websocket: WebSocket, accounts: AccountsDep, runtime: Runt
         await websocket.close(CLOSE_UNAUTHORIZED, "invalid or revoked token")
         return
     runtime.metrics.sync_sockets.inc()
+    socket = SocketSession(websocket, runtime, identity)
     tasks = [
         asyncio.create_task(_push(websocket, runtime, identity, token or "", since)),
-        asyncio.create_task(_read_acks(websocket, runtime, identity)),
+        asyncio.create_task(socket.read_frames()),
     ]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -97,47 +99,40 @@ async def sync_socket(websocket: WebSocket, accounts: AccountsDep, runtime: Runt
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
                 await task
+        await socket.finish()
         runtime.metrics.sync_sockets.dec()
 
 
 async def _push(
     websocket: WebSocket, runtime: Runtime, identity: Identity, token: str, since: int
 ) -> None:
-    """Send every event after ``since`` as it arrives; close if the token is revoked."""
+    """Send every event after ``since`` as it arrives; close once the token is revoked.
+
+    Tokens die only with their device, which puts ``device.removed`` in the user's stream:
+    the token is checked when such an event arrives and on every quiet recheck, not per event.
+    """
     async with runtime.notifier.listen(identity.user_id) as waiter:
         while True:
-            if not await runtime.accounts.is_token_live(identity, token):
-                await websocket.close(CLOSE_UNAUTHORIZED, "token revoked")
-                return
             batch = await runtime.sync.next_batch(
                 waiter, identity.user_id, since, runtime.settings.sync_recheck_seconds
             )
-            if batch.events:
+            if batch.events:  # a removed device still learns that it was removed
                 wire = await _for_device(runtime, identity, batch)
-                await websocket.send_text(json.dumps({"type": "events", **wire}))
+                await websocket.send_text(dumps({"type": "events", **wire}))
                 runtime.metrics.sync_events_sent.inc(len(batch.events))
                 since = batch.next
+            if (not batch.events or _may_revoke(batch, identity)) and not (
+                await runtime.accounts.is_token_live(identity, token)
+            ):
+                await websocket.close(CLOSE_UNAUTHORIZED, "token revoked")
+                return
 
 
-async def _read_acks(websocket: WebSocket, runtime: Runtime, identity: Identity) -> None:
-    """Read client messages until the socket closes: acks are stored, pings answered."""
-    while True:
-        try:
-            message = json.loads(await websocket.receive_text())
-        except (ValueError, TypeError):
-            continue
-        if not isinstance(message, dict):
-            continue
-        if message.get("type") == "ack" and isinstance(message.get("position"), int):
-            await _acknowledge(runtime, identity, message["position"])
-        elif message.get("type") == "ping":
-            await websocket.send_text(json.dumps({"type": "pong"}))
-
-
-async def _acknowledge(runtime: Runtime, identity: Identity, position: int) -> None:
-    """The device has everything up to ``position``: remember it, drop delivered messages."""
-    await runtime.accounts.do_ack_position(identity, position)
-    await runtime.to_device.do_acknowledge(identity, position)
+def _may_revoke(batch: SyncBatch, identity: Identity) -> bool:
+    return any(
+        e["type"] == "device.removed" and e["content"].get("device_id") == identity.device_id
+        for e in batch.events
+    )
 
 
 async def _for_device(runtime: Runtime, identity: Identity, batch: SyncBatch) -> dict[str, Any]:

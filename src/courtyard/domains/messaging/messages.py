@@ -22,6 +22,7 @@ from courtyard.domains.messaging.errors import (
 )
 from courtyard.domains.messaging.models import Member, MessageTxn, TimelineEvent
 from courtyard.domains.messaging.schemas import EventOut, HistoryOut, MegolmEnvelope, SentOut
+from courtyard.domains.messaging.sending import PendingSend, SendQueue
 from courtyard.domains.messaging.timeline import Timeline, event_to_wire
 from courtyard.streams import StreamStore
 
@@ -38,12 +39,22 @@ class MessagesService:
         self.timeline = timeline
         self.streams = streams
         self.clock = clock
+        self.queue = SendQueue(db, streams, clock, self._send_alone)
 
     async def do_send(
         self, identity: Identity, conversation_id: str, txn_id: str, content: dict[str, Any]
     ) -> SentOut:
-        """Append a Megolm-encrypted message for the joined members; once per ``txn_id``."""
+        """Append a Megolm-encrypted message for the joined members; once per ``txn_id``.
+
+        Sends are committed in batches (``sending.SendQueue``); each still gets its own answer.
+        """
         envelope = _check_megolm(content, identity)
+        return await self.queue.send(identity, conversation_id, txn_id, envelope)
+
+    async def _send_alone(self, pending: PendingSend) -> SentOut:
+        """One send in its own transaction: what a batch falls back to when it fails."""
+        identity, conversation_id = pending.identity, pending.conversation_id
+        txn_id, envelope = pending.txn_id, pending.envelope
         async with self.db.read() as session:
             done = await session.get(MessageTxn, (conversation_id, identity.device_id, txn_id))
             if done is not None:

@@ -7,7 +7,7 @@ concurrent writers queue instead of deadlocking; member rows and stream heads co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -23,16 +23,21 @@ CONVERSATION_EVENT = "conversation.event"
 
 
 def event_to_wire(event: TimelineEvent) -> dict[str, Any]:
+    return columns_to_wire(_columns(event))
+
+
+def columns_to_wire(columns: Mapping[str, Any]) -> dict[str, Any]:
+    """A timeline event as members receive it, from its row's columns."""
     return {
-        "conversation_id": event.conversation_id,
-        "seq": event.seq,
-        "event_id": event.event_id,
-        "type": event.type,
-        "sender_user_id": event.sender_user_id,
-        "sender_device_id": event.sender_device_id,
-        "content": event.content,
-        "recalled": event.recalled,
-        "created_at": event.created_at.isoformat().replace("+00:00", "Z"),
+        "conversation_id": columns["conversation_id"],
+        "seq": columns["seq"],
+        "event_id": columns["event_id"],
+        "type": columns["type"],
+        "sender_user_id": columns["sender_user_id"],
+        "sender_device_id": columns["sender_device_id"],
+        "content": columns["content"],
+        "recalled": columns["recalled"],
+        "created_at": columns["created_at"].isoformat().replace("+00:00", "Z"),
     }
 
 

@@ -9,11 +9,27 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from courtyard.api.runtime import Runtime
+from courtyard.core.clock import FrozenClock
+from courtyard.domains.messaging import sending
+from courtyard.domains.messaging.batch_store import CoreBatchStore
+from courtyard.domains.messaging.models import MessageTxn, TimelineEvent
+from courtyard.domains.messaging.timeline import event_to_wire
+from courtyard.streams.events import StreamEvent
 from tests.conftest import bearer
 from tests.integration.conversation_support import create, megolm_envelope, send, stream, users
+
+
+@pytest.fixture(params=["fastest", "core"], autouse=True)
+def batch_store(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with the backend's fastest batch store (raw SQL on SQLite) and with the
+    SQLAlchemy Core one, against the same database."""
+    if request.param == "core":
+        monkeypatch.setattr(sending, "store_for", CoreBatchStore)
+    return str(request.param)
 
 
 def _messages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -117,3 +133,31 @@ async def test_a_send_outlives_a_caller_who_gave_up(
     again = await runtime.messages.do_send(identity, ab, "gave-up", envelope)
     assert again.replayed is True
     assert len(_messages(await stream(client, bob))) == 1
+
+
+async def test_a_batch_stores_what_the_orm_reads_back_exactly(
+    app: FastAPI, client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    runtime: Runtime = app.state.runtime
+    alice, bob = await users(client, "alice", "bob")
+    ab = (await create(client, alice, "direct", [bob])).json()["conversation_id"]
+    sent = (await send(client, alice, ab, "exact", txn_id="exact")).json()
+    async with runtime.db.read() as session:
+        event = await session.get(TimelineEvent, (ab, sent["seq"]))
+        txn = await session.get(MessageTxn, (ab, alice["device_id"], "exact"))
+        copies = list(
+            await session.scalars(
+                select(StreamEvent).where(StreamEvent.event_id == sent["event_id"])
+            )
+        )
+    assert event is not None
+    assert txn is not None
+    assert (event.event_id, event.type, event.recalled) == (sent["event_id"], "m.encrypted", False)
+    assert event.content["algorithm"] == "megolm.v1.aes-sha2"
+    assert event.created_at == clock.now()
+    assert txn.created_at == clock.now()
+    assert txn.seq == sent["seq"]
+    assert sorted(c.user_id for c in copies) == sorted([alice["user_id"], bob["user_id"]])
+    for copy in copies:
+        assert copy.created_at == clock.now()
+        assert copy.content == event_to_wire(event)

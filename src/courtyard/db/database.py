@@ -63,6 +63,14 @@ def _sqlite_pragmas(immediate: bool) -> Callable[[AsyncEngine], None]:
         def _on_begin(conn: Any) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+        @event.listens_for(engine.sync_engine, "reset")
+        def _on_reset(dbapi_conn: Any, _record: Any, _state: Any) -> None:
+            # A connection back in the pool must not hold a transaction (on the writer that
+            # would lock out every other writer); roll back only if one is open, since each
+            # rollback is a trip to aiosqlite's thread (pool_reset_on_return=None below).
+            if dbapi_conn.driver_connection.in_transaction:
+                dbapi_conn.rollback()
+
     return register
 
 
@@ -96,6 +104,7 @@ def create_engine(url: str, *, pool_size: int = 10, writer: bool = True) -> Asyn
             poolclass=AsyncAdaptedQueuePool,
             pool_size=1 if writer else pool_size,
             max_overflow=0,
+            pool_reset_on_return=None,  # see _on_reset
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
             **codec,
         )

@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import math
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, select, tuple_, update
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from courtyard.core.clock import Clock
@@ -29,64 +31,20 @@ from courtyard.core.errors import CourtyardError
 from courtyard.core.ids import new_id
 from courtyard.db import Database
 from courtyard.domains.accounts import Identity
+from courtyard.domains.messaging.batch_store import BatchStore, StreamRow, TxnKey, store_for
 from courtyard.domains.messaging.errors import ConversationNotFound, NotAMember
-from courtyard.domains.messaging.models import Conversation, Member, MessageTxn, TimelineEvent
 from courtyard.domains.messaging.schemas import SentOut
 from courtyard.domains.messaging.timeline import CONVERSATION_EVENT, columns_to_wire
 from courtyard.streams import StreamStore
-from courtyard.streams.events import StreamEvent, StreamHead
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 256
+# Under load, a batch waits this long for company when the recent send rate says more sends
+# are due within it (PostgreSQL's commit_delay, in spirit); a lone sender never waits.
+GATHER_SECONDS = 0.002
+RATE_HALF_LIFE_SECONDS = 0.5
 MESSAGE_TYPE = "m.encrypted"
-
-_conversations = cast(Table, Conversation.__table__)
-_members = cast(Table, Member.__table__)
-_timeline = cast(Table, TimelineEvent.__table__)
-_txns = cast(Table, MessageTxn.__table__)
-_heads = cast(Table, StreamHead.__table__)
-_stream = cast(Table, StreamEvent.__table__)
-
-TxnKey = tuple[str, str, str]  # conversation id, sending device id, txn id
-
-# The batch's statements, built once (building a statement costs more than running it).
-_REPLAYS = (
-    select(_txns.c.conversation_id, _txns.c.sender_device_id, _txns.c.txn_id, _txns.c.seq,
-           _timeline.c.event_id)
-    .join(_timeline, (_timeline.c.conversation_id == _txns.c.conversation_id)
-          & (_timeline.c.seq == _txns.c.seq))
-    .where(tuple_(_txns.c.conversation_id, _txns.c.sender_device_id, _txns.c.txn_id)
-           .in_(bindparam("keys", expanding=True)))
-)  # fmt: skip
-_LOCK_CONVERSATIONS = (
-    select(_conversations.c.conversation_id, _conversations.c.last_seq)
-    .where(_conversations.c.conversation_id.in_(bindparam("ids", expanding=True)))
-    .order_by(_conversations.c.conversation_id)
-    .with_for_update()
-)
-_MEMBERS = select(_members.c.conversation_id, _members.c.user_id, _members.c.state).where(
-    _members.c.conversation_id.in_(bindparam("ids", expanding=True))
-)
-_SET_LAST_SEQ = (
-    update(_conversations)
-    .where(_conversations.c.conversation_id == bindparam("b_id"))
-    .values(last_seq=bindparam("b_seq"))
-)
-_LOCK_HEADS = (
-    select(_heads.c.user_id, _heads.c.position)
-    .where(_heads.c.user_id.in_(bindparam("users", expanding=True)))
-    .order_by(_heads.c.user_id)
-    .with_for_update()
-)
-_SET_HEAD = (
-    update(_heads)
-    .where(_heads.c.user_id == bindparam("b_user"))
-    .values(position=bindparam("b_position"))
-)
-_INSERT_TIMELINE = _timeline.insert()
-_INSERT_TXNS = _txns.insert()
-_INSERT_STREAM = _stream.insert()
 
 
 @dataclass
@@ -120,6 +78,7 @@ class SendQueue:
         self.one_by_one = one_by_one
         self._queue: list[PendingSend] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._rate = SendRate()
         self.batches = 0  # how many batches were committed or tried (for tests and metrics)
 
     async def send(
@@ -128,6 +87,7 @@ class SendQueue:
         """Queue one checked send and wait for the commit that carries it."""
         future: asyncio.Future[SentOut] = asyncio.get_running_loop().create_future()
         self._queue.append(PendingSend(identity, conversation_id, txn_id, envelope, future))
+        self._rate.count()
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
         # A caller that gives up (a dropped request) does not cancel the commit: the send may
@@ -141,6 +101,8 @@ class SendQueue:
 
     async def _drain(self) -> None:
         while self._queue:
+            if len(self._queue) < MAX_BATCH and self._rate.per_second() * GATHER_SECONDS >= 1:
+                await asyncio.sleep(GATHER_SECONDS)
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             try:
                 await self._commit(batch)
@@ -172,6 +134,27 @@ class SendQueue:
         return write.answers()
 
 
+class SendRate:
+    """An exponentially decaying count of sends per second."""
+
+    def __init__(self) -> None:
+        self._value = 0.0
+        self._at = time.monotonic()
+
+    def _decay(self) -> None:
+        now = time.monotonic()
+        self._value *= 0.5 ** ((now - self._at) / RATE_HALF_LIFE_SECONDS)
+        self._at = now
+
+    def count(self) -> None:
+        self._decay()
+        self._value += 1
+
+    def per_second(self) -> float:
+        self._decay()
+        return self._value * math.log(2) / RATE_HALF_LIFE_SECONDS
+
+
 class BatchWrite:
     """The batch's one transaction, as a synchronous function of a connection
     (``Database.write_sync``); afterwards ``answers()`` and ``notices`` say what it did."""
@@ -187,7 +170,11 @@ class BatchWrite:
     def __call__(self, conn: Connection) -> None:
         self.outcomes = [None] * len(self.batch)  # a retried transaction starts afresh
         self.first, self.notices = {}, []
-        done = _replays(conn, {p.key for p in self.batch})
+        store = store_for(conn)
+        done = {
+            (c, d, t): SentOut(seq=seq, event_id=event_id, replayed=True)
+            for c, d, t, seq, event_id in store.replays(sorted({p.key for p in self.batch}))
+        }
         fresh: dict[str, list[int]] = defaultdict(list)  # conversation -> batch indexes
         for i, pending in enumerate(self.batch):
             if pending.key in done:
@@ -196,7 +183,7 @@ class BatchWrite:
                 self.first[pending.key] = i
                 fresh[pending.conversation_id].append(i)
         if fresh:
-            self._write(conn, fresh)
+            self._write(store, fresh)
 
     def answers(self) -> list[Outcome]:
         """Each send's outcome; a repeat of a txn within the batch is its first's replay."""
@@ -214,10 +201,10 @@ class BatchWrite:
             answers.append(outcome)
         return answers
 
-    def _write(self, conn: Connection, fresh: dict[str, list[int]]) -> None:
+    def _write(self, store: BatchStore, fresh: dict[str, list[int]]) -> None:
         conversation_ids = sorted(fresh)
-        last_seq = _lock_conversations(conn, conversation_ids)
-        joined = _joined_members(conn, conversation_ids)
+        last_seq = store.lock_conversations(conversation_ids)
+        joined = _joined_members(store.members(conversation_ids))
         events: list[dict[str, Any]] = []  # timeline rows, in write order
         writers: list[int] = []  # the batch index behind each of them
         audiences: list[list[str]] = []
@@ -241,29 +228,21 @@ class BatchWrite:
                 )
         if not events:
             return
-        conn.execute(
-            _SET_LAST_SEQ,
-            [{"b_id": c, "b_seq": last_seq[c]} for c in {e["conversation_id"] for e in events}],
-        )
-        conn.execute(_INSERT_TIMELINE, events)
-        conn.execute(
-            _INSERT_TXNS,
-            [
-                {"conversation_id": e["conversation_id"], "sender_device_id": e["sender_device_id"],
-                 "txn_id": self.batch[i].txn_id, "seq": e["seq"], "created_at": self.now}
-                for e, i in zip(events, writers, strict=True)
-            ],
-        )  # fmt: skip
-        self._fan_out(conn, events, audiences)
+        store.set_last_seq({e["conversation_id"]: last_seq[e["conversation_id"]] for e in events})
+        store.insert_timeline(events)
+        store.insert_txns([
+            {"conversation_id": e["conversation_id"], "sender_device_id": e["sender_device_id"],
+             "txn_id": self.batch[i].txn_id, "seq": e["seq"], "created_at": self.now}
+            for e, i in zip(events, writers, strict=True)
+        ])  # fmt: skip
+        self._fan_out(store, events, audiences)
 
     def _fan_out(
-        self, conn: Connection, events: list[dict[str, Any]], audiences: list[list[str]]
+        self, store: BatchStore, events: list[dict[str, Any]], audiences: list[list[str]]
     ) -> None:
         """Append each event to its audience's streams: heads locked once, in user-id order."""
-        users = sorted({user for audience in audiences for user in audience})
-        heads = conn.execute(_LOCK_HEADS, {"users": users})
-        position = {row.user_id: row.position for row in heads}
-        rows: list[dict[str, Any]] = []
+        position = store.lock_heads(sorted({user for audience in audiences for user in audience}))
+        rows: list[StreamRow] = []
         for event, audience in zip(events, audiences, strict=True):
             wire = columns_to_wire(event)
             copies = []
@@ -272,16 +251,13 @@ class BatchWrite:
                     continue  # no stream (an erased account): nothing to deliver
                 position[user_id] += 1
                 copies.append((user_id, position[user_id], event["event_id"]))
-                rows.append({
-                    "user_id": user_id, "position": position[user_id],
-                    "event_id": event["event_id"], "type": CONVERSATION_EVENT,
-                    "content": wire, "created_at": event["created_at"],
-                })  # fmt: skip
+                rows.append((user_id, position[user_id], event["event_id"], CONVERSATION_EVENT,
+                             wire, event["created_at"]))  # fmt: skip
             self.notices.append((copies, wire, event["created_at"]))
         if not rows:
             return
-        conn.execute(_SET_HEAD, [{"b_user": user, "b_position": p} for user, p in position.items()])
-        conn.execute(_INSERT_STREAM, rows)
+        store.set_heads(position)
+        store.insert_stream(rows)
 
 
 class _Members:
@@ -310,28 +286,11 @@ def _settle(pending: PendingSend, outcome: SentOut | BaseException) -> None:
         pending.future.set_result(outcome)
 
 
-def _replays(conn: Connection, keys: set[TxnKey]) -> dict[TxnKey, SentOut]:
-    """The sends in ``keys`` that already committed: their first results."""
-    rows = conn.execute(_REPLAYS, {"keys": list(keys)})
-    return {
-        (r.conversation_id, r.sender_device_id, r.txn_id): SentOut(
-            seq=r.seq, event_id=r.event_id, replayed=True
-        )
-        for r in rows
-    }
-
-
-def _lock_conversations(conn: Connection, conversation_ids: list[str]) -> dict[str, int]:
-    rows = conn.execute(_LOCK_CONVERSATIONS, {"ids": conversation_ids})
-    return {row.conversation_id: row.last_seq for row in rows}
-
-
-def _joined_members(conn: Connection, conversation_ids: list[str]) -> dict[str, _Members]:
-    rows = conn.execute(_MEMBERS, {"ids": conversation_ids})
+def _joined_members(rows: list[tuple[str, str, str]]) -> dict[str, _Members]:
     found: dict[str, _Members] = defaultdict(_Members)
-    for row in rows:
-        members = found[row.conversation_id]
-        members.states[row.user_id] = row.state
-        if row.state == "joined":
-            members.joined.append(row.user_id)
+    for conversation_id, user_id, state in rows:
+        members = found[conversation_id]
+        members.states[user_id] = state
+        if state == "joined":
+            members.joined.append(user_id)
     return dict(found)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench.procs import cpu_seconds, memory_kib, reset_peak_rss
+from bench.procs import cpu_seconds, loop_cpu_seconds, memory_kib, reset_peak_rss
 from bench.recorder import Recorder
 
 Run = Callable[[Recorder], Awaitable[float]]
@@ -21,12 +21,17 @@ async def point(pid: int, run: Run, attach: Callable[[Recorder], None]) -> dict[
     attach(recorder)
     reset_peak_rss(pid)
     cpu_before, client_before = cpu_seconds(pid), time.process_time()
+    loop_before = loop_cpu_seconds(pid)
     started = await run(recorder)
     cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000
+    loop_ms = (loop_cpu_seconds(pid) - loop_before) * 1000
     client_ms = (time.process_time() - client_before) * 1000
     result = recorder.summary(started)
     sent = max(1, result["sent"])
     result["server_cpu_ms_per_msg"] = round(cpu_ms / sent, 3)
+    # Where the server's CPU went: its main thread, and all its other threads.
+    result["server_loop_cpu_ms_per_msg"] = round(loop_ms / sent, 3)
+    result["server_threads_cpu_ms_per_msg"] = round((cpu_ms - loop_ms) / sent, 3)
     result["client_cpu_ms_per_msg"] = round(client_ms / sent, 3)
     result["server_peak_rss_mib"] = round(memory_kib(pid)["VmHWM"] / 1024, 1)
     return result

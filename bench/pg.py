@@ -13,12 +13,13 @@ def fresh_name() -> str:
     return f"courtyard_bench_{os.getpid()}"
 
 
-async def create_database(name: str) -> str:
-    """Create database ``name`` (dropping a leftover of the same name); returns its URL."""
+async def create_database(name: str, options: str = "") -> str:
+    """Create database ``name`` (dropping a leftover of the same name) with ``CREATE DATABASE``
+    ``options`` (e.g. a collation); returns its URL."""
     conn = await asyncpg.connect(ADMIN_DSN)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}" {options}'.rstrip())
     finally:
         await conn.close()
     return f"postgresql://postgres@127.0.0.1:5432/{name}"

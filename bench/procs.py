@@ -44,6 +44,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def loop_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of the process's main thread (the event loop of an asyncio
+    server, the reactor of Synapse); the rest of ``cpu_seconds`` is its other threads (SQLite
+    connections, thread pools)."""
+    fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def memory_kib(pid: int) -> dict[str, int]:
     """``VmRSS`` and ``VmHWM`` (peak RSS) of a process, in KiB."""
     values: dict[str, int] = {}

@@ -5,25 +5,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Awaitable, Callable
-from functools import partial
 from typing import Any
 
 import httpx
 
 from bench.accounts import Device, bounded, direct, envelope, register_many
-from bench.driver import Bounds, Send, closed_loop, open_loop
-from bench.measure import repeated
+from bench.driver import Send, closed_loop
+from bench.plan import Point, measure_points, standard_points, warm_up
 from bench.procs import Served
 from bench.profile import Profile
 from bench.rawhttp import Pool
 from bench.recorder import Recorder
 from bench.sockets import OnEvent, SocketSet
 
-# A driver loop: closed (int concurrency) or open (float rate), bound to its send later.
-Loop = Callable[[Send, Any, Bounds, Recorder], Awaitable[float]]
-
-OPEN_LOOP_POOL = 64  # bounds the backlog an overloaded server carries into the next point
 _txn = itertools.count()
 
 
@@ -49,7 +43,33 @@ class Relay:
             return lambda _event_id: None  # the sender's own copy is not a delivery
         return lambda event_id: self.recorder.on_received(event_id)
 
-    def sender(self, pool: Pool) -> Any:
+    def socket_sender(self) -> Send:
+        """Sends as ``send`` frames on each sender's own sync socket (no HTTP request)."""
+        prefixes = [
+            b'{"type":"send","conversation_id":"' + path.split("/")[3].encode() + b'",'
+            + body[1:]
+            for path, body in zip(self.paths, self.bodies, strict=True)
+        ]  # fmt: skip
+        sockets = [self.sockets.by_device[sender.device_id] for sender, _ in self.pairs]
+        answers = self.sockets.answers
+
+        async def send(index: int) -> str:
+            k = index % len(self.pairs)
+            ref, answer = answers.expect()
+            frame = prefixes[k] + f',"txn_id":"b{next(_txn)}","ref":"{ref}"}}'.encode()
+            try:
+                await sockets[k].send(frame.decode())
+                reply = await answer
+            finally:
+                answers.forget(ref)
+            if reply["type"] != "sent":
+                raise RuntimeError(f"send answered {reply['problem']['code']}")
+            event_id: str = reply["event_id"]
+            return event_id
+
+        return send
+
+    def sender(self, pool: Pool) -> Send:
         async def send(index: int) -> str:
             k = index % len(self.pairs)
             body = self.bodies[k] + f',"txn_id":"b{next(_txn)}"}}'.encode()
@@ -74,31 +94,21 @@ async def prepare(served: Served, pairs: int) -> Relay:
 
 
 async def run_relay(served: Served, profile: Profile) -> dict[str, Any]:
-    """Warm up, then every concurrency (closed loop) and every offered rate (open loop)."""
+    """Warm up, then every concurrency (closed loop) and every offered rate (open loop) with
+    sends on the devices' sockets, then the closed-loop concurrencies again over HTTP."""
     relay = await prepare(served, profile.pairs)
-    pid, points = served.pid, []
+    port, pid = served.port, served.pid
     try:
-        warm = Bounds(60.0, profile.warmup_messages, 3.0)
-        pool = Pool(served.port, 16)
-        send = relay.sender(pool)
-        warmup = await repeated(
-            1, {"mode": "warmup", "concurrency": 16}, pid,
-            partial(closed_loop, send, 16, warm), relay.attach,
-        )  # fmt: skip
-        pool.close()
-        # Closed-loop points at each concurrency, then open-loop points at each offered rate.
-        plan: list[tuple[int, dict[str, Any], Loop, float]] = [
-            (c, {"mode": "closed", "concurrency": c}, closed_loop, c) for c in profile.concurrencies
-        ] + [
-            (OPEN_LOOP_POOL, {"mode": "open", "rate": rate}, open_loop, rate)
-            for rate in profile.rates
-        ]
-        for pool_size, label, loop, setting in plan:
-            pool = Pool(served.port, pool_size)
-            driver = partial(loop, relay.sender(pool), setting, profile.bounds)
-            points.append(await repeated(profile.repeats, label, pid, driver, relay.attach))
-            pool.close()
-            _print(points[-1])
+        warmup = await warm_up(port, pid, relay.sender, relay.attach, profile)
+        plan = standard_points(profile, "socket")
+        plan += [p for p in standard_points(profile, "http") if p.loop is closed_loop]
+        for point in plan:
+            point.label.setdefault("transport", point.transport)
+
+        def send_for(point: Point, pool: Pool) -> Send:
+            return relay.socket_sender() if point.transport == "socket" else relay.sender(pool)
+
+        points = await measure_points(port, pid, plan, send_for, relay.attach, profile, _print)
     finally:
         await relay.sockets.close()
     return {"devices": 2 * profile.pairs, "conversations": profile.pairs, "warmup": warmup,
@@ -108,7 +118,8 @@ async def run_relay(served: Served, profile: Profile) -> dict[str, Any]:
 def _print(point: dict[str, Any]) -> None:
     knob = point.get("concurrency") or point.get("rate")
     print(
-        f"  relay {point['mode']:>6} {knob:>5}: {point['delivered_per_s']:>8} msg/s "
+        f"  relay {point.get('transport', 'http'):>6} {point['mode']:>6} {knob:>5}: "
+        f"{point['delivered_per_s']:>8} msg/s "
         f"p50 {point['p50_ms']} p99 {point['p99_ms']} ms, "
         f"cpu {point['server_cpu_ms_per_msg']} ms/msg, lost {point['sent'] - point['delivered']}",
         flush=True,

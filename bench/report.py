@@ -4,20 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.compare import ratios
 from bench.targets import verdicts
 
+PLOT_NAME = "benchmarks-latency.png"
+
 RELAY_COLUMNS = (
-    ("load", None), ("sent", "sent"), ("delivered", "delivered"), ("msg/s", "delivered_per_s"),
+    ("load", None), ("sent", "sent"), ("delivered", "delivered"),
+    ("not accepted", "errors"), ("msg/s", "delivered_per_s"),
     ("p50 ms", "p50_ms"), ("p95 ms", "p95_ms"), ("p99 ms", "p99_ms"),
-    ("server CPU ms/msg", "server_cpu_ms_per_msg"), ("client CPU ms/msg", "client_cpu_ms_per_msg"),
-    ("peak RSS MiB", "server_peak_rss_mib"),
+    ("server CPU ms/msg", "server_cpu_ms_per_msg"),
+    ("of it main thread", "server_loop_cpu_ms_per_msg"),
+    ("of it other threads", "server_threads_cpu_ms_per_msg"),
+    ("client CPU ms/msg", "client_cpu_ms_per_msg"), ("peak RSS MiB", "server_peak_rss_mib"),
 )  # fmt: skip
 
 
 def _load(point: dict[str, Any]) -> str:
+    over = f", {point['transport']}" if "transport" in point else ""
     if point["mode"] == "open":
-        return f"{point['rate']} msg/s offered"
-    return f"concurrency {point['concurrency']}"
+        return f"{point['rate']} msg/s offered{over}"
+    return f"concurrency {point['concurrency']}{over}"
 
 
 def _cell(point: dict[str, Any], key: str | None) -> str:
@@ -69,7 +76,51 @@ def _sections(result: dict[str, Any]) -> list[str]:
                 _table_rounds(fanout["rounds"]), "",
                 f"Median time until every device had it: **{fanout['median_all_ms']} ms**.", "",
             ]  # fmt: skip
+        parts += _synapse_sections(backend, figures)
     return parts
+
+
+def _synapse_sections(backend: str, figures: dict[str, Any]) -> list[str]:
+    """Synapse's relay table and the Courtyard ÷ Synapse ratios, or why there are none."""
+    synapse = figures.get("synapse")
+    if not synapse:
+        return []
+    if "error" in synapse:
+        return [f"### Synapse relay on {backend}", "", f"Not measured: `{synapse['error']}`", ""]
+    parts = [
+        f"### Synapse {synapse['version']} relay on {backend} ({synapse['devices']} users, "
+        f"{synapse['conversations']} private encrypted rooms, every user long-polling `/sync`)", "",
+        _table(synapse["points"], RELAY_COLUMNS), "",
+    ]  # fmt: skip
+    rows = ratios(figures)
+    if rows:
+        columns = (
+            ("Courtyard sends over", "transport"), ("concurrency", "concurrency"),
+            ("Courtyard msg/s", "courtyard_per_s"), ("Synapse msg/s", "synapse_per_s"),
+            ("Courtyard ÷ Synapse", "throughput_ratio"),
+            ("Courtyard CPU ms/msg", "courtyard_cpu_ms"), ("Synapse CPU ms/msg", "synapse_cpu_ms"),
+            ("Synapse ÷ Courtyard CPU", "cpu_ratio"),
+        )  # fmt: skip
+        parts += [f"### Courtyard ÷ Synapse on {backend} (closed loop)", "",
+                  _table(rows, columns), ""]  # fmt: skip
+    return parts + _synapse_fanout(backend, synapse.get("fanout"), figures.get("fanout"))
+
+
+def _synapse_fanout(
+    backend: str, fanout: dict[str, Any] | None, ours: dict[str, Any] | None
+) -> list[str]:
+    if not fanout:
+        return []
+    title = f"### Synapse fan-out on {backend}"
+    if "error" in fanout:
+        return [title, "", f"Not measured: `{fanout['error']}`", ""]
+    compared = f" (Courtyard: {ours['median_all_ms']} ms)" if ours else ""
+    return [
+        f"{title} ({fanout['group_size']}-member room, setup {fanout['setup_s']} s)", "",
+        _table_rounds(fanout["rounds"]), "",
+        f"Median time until every user's sync had it: **{fanout['median_all_ms']} ms**"
+        f"{compared}.", "",
+    ]  # fmt: skip
 
 
 def _table_rounds(rounds: list[dict[str, Any]]) -> str:
@@ -86,8 +137,24 @@ def tables(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def markdown(result: dict[str, Any]) -> str:
-    """The whole of ``docs/benchmarks.md``."""
+def _plot_lines(plot_name: str | None) -> list[str]:
+    if plot_name is None:
+        return []
+    return [
+        "## Latency against offered load",
+        "",
+        f"![p50 and p99 send-to-receive latency against offered load, Courtyard and Synapse, "
+        f"per backend]({plot_name})",
+        "",
+        "Open-loop points only; latency counts from each send's scheduled time, on a log axis. "
+        "Latency is that of the messages delivered within the bound: where a server falls "
+        "behind the offered load, the tables say how many sends it did not accept in time.",
+        "",
+    ]
+
+
+def markdown(result: dict[str, Any], plot_name: str | None = PLOT_NAME) -> str:
+    """The whole of ``docs/benchmarks.md``; ``plot_name`` is the latency PNG beside it, if any."""
     meta = result["meta"]
     machine = meta["machine"]
     profile = meta["profile"]
@@ -99,10 +166,8 @@ def markdown(result: dict[str, Any]) -> str:
         "docs/benchmarks.md` from the run below; do not edit by hand. How each workload works: "
         "`bench/README.md`.",
         "",
-        "**Not done yet** (issue 4, later sessions): the side-by-side Synapse runs and their "
-        "Courtyard/Synapse ratios, the PNG plot of latency against offered load, "
-        "`docs/scaling.md`, and the profiling and speed work. These figures are Courtyard's "
-        "own only.",
+        "How a message travels and where its time goes (the profiles behind it): "
+        "`docs/fast-path.md`. From these figures to 660 million users: `docs/scaling.md`.",
         "",
         "## Machine",
         "",
@@ -118,7 +183,9 @@ def markdown(result: dict[str, Any]) -> str:
         "The load generator runs on the same 2 cores as the server under test (one Python "
         "process, uvloop, a minimal keep-alive HTTP client and `websockets`), so every figure "
         "is for server and client sharing the machine; the client's own CPU per message is in "
-        "the tables.",
+        "the tables. Synapse, the comparison, runs from its own virtual environment with the "
+        "same workload shapes on the same backend in the same run; having no WebSocket sync, "
+        "its users long-poll `/sync` over the same minimal HTTP client (`bench/README.md`).",
         "",
         "## Run",
         "",
@@ -133,6 +200,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         *[f"- {v}" for v in verdicts(result)],
         "",
+        *_plot_lines(plot_name),
         "## Figures",
         "",
         *_sections(result),

@@ -21,8 +21,9 @@ from bench.pg import create_database, drop_database, fresh_name
 from bench.procs import Served, courtyard_command, echo_command, free_port, raise_fd_limit, serve
 from bench.profile import Profile
 from bench.relay import run_relay
+from bench.synapse.workload import run_synapse
 
-WORKLOADS = ("limit", "relay", "connections", "fanout")
+WORKLOADS = ("limit", "relay", "connections", "fanout", "synapse")
 
 
 @contextlib.asynccontextmanager
@@ -52,6 +53,9 @@ async def run_backend(
     except Exception as exc:  # keep what was measured; say what broke
         result["error"] = repr(exc)
         print(f"{backend}: {exc!r}", flush=True)
+    if "synapse" in only:  # after Courtyard's workloads, and whether or not they failed
+        print(f"synapse on {backend}", flush=True)
+        result["synapse"] = await run_synapse(workdir, backend, profile)
     return result
 
 

@@ -1,11 +1,14 @@
-"""Sync sockets: each connected device records the message events it is pushed."""
+"""Sync sockets: each connected device records the message events it is pushed, and can send
+messages on its socket (``send`` frames, answered by ``sent`` or ``error`` frames)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 from collections.abc import Callable
+from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -26,11 +29,39 @@ async def open_socket(url: str, device: Device, since: int | None = None) -> Cli
     )
 
 
-async def read_messages(socket: ClientConnection, device: Device, on_event: OnEvent) -> None:
+class Answers:
+    """Futures for ``send`` frames in flight on sockets, settled by their ``ref``."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._refs = itertools.count()
+
+    def expect(self) -> tuple[str, asyncio.Future[dict[str, Any]]]:
+        ref = f"s{next(self._refs)}"
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[ref] = future
+        return ref, future
+
+    def settle(self, frame: dict[str, Any]) -> None:
+        future = self._waiting.pop(frame.get("ref", ""), None)
+        if future is not None and not future.done():
+            future.set_result(frame)
+
+    def forget(self, ref: str) -> None:
+        self._waiting.pop(ref, None)
+
+
+async def read_messages(
+    socket: ClientConnection, device: Device, on_event: OnEvent, answers: Answers | None = None
+) -> None:
     """Call ``on_event(event_id)`` for every ``m.encrypted`` event pushed to this device."""
     with contextlib.suppress(Exception):
         async for frame in socket:
             batch = json.loads(frame)
+            if batch.get("type") in ("sent", "error"):
+                if answers is not None:
+                    answers.settle(batch)
+                continue
             for event in batch.get("events", ()):
                 if event["type"] == "conversation.event" and (
                     event["content"].get("type") == "m.encrypted"
@@ -44,6 +75,8 @@ class SocketSet:
     def __init__(self) -> None:
         self.sockets: list[ClientConnection] = []
         self.tasks: list[asyncio.Task[None]] = []
+        self.by_device: dict[str, ClientConnection] = {}
+        self.answers = Answers()
 
     async def connect(
         self, url: str, devices: list[Device], on_event: Callable[[Device], OnEvent],
@@ -52,7 +85,9 @@ class SocketSet:
         async def one(device: Device) -> None:
             socket = await open_socket(url, device)
             self.sockets.append(socket)
-            self.tasks.append(asyncio.create_task(read_messages(socket, device, on_event(device))))
+            self.by_device[device.device_id] = socket
+            reader = read_messages(socket, device, on_event(device), self.answers)
+            self.tasks.append(asyncio.create_task(reader))
 
         await bounded((one(d) for d in devices), limit=concurrency)
 
@@ -62,3 +97,4 @@ class SocketSet:
         await bounded((s.close() for s in self.sockets), limit=256)
         self.sockets.clear()
         self.tasks.clear()
+        self.by_device.clear()

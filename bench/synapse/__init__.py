@@ -1,0 +1,1 @@
+"""Synapse, the Matrix homeserver, run by the harness with Courtyard's workload shapes."""

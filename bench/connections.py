@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from bench.accounts import bounded, login, register_many
+from bench.measure import settle
 from bench.procs import Served, cpu_seconds, memory_kib
 from bench.profile import Profile
 from bench.sockets import SocketSet
@@ -26,8 +27,9 @@ def _open_fds(pid: int) -> int:
 
 
 async def run_connections(served: Served, profile: Profile, count: int) -> dict[str, Any]:
-    """Sign in ``count`` devices (one login each), connect them all, hold them idle."""
-    users = min(profile.connection_users, count)
+    """Sign in ``count`` devices (one registration or login each, a few per user, as people
+    have), connect them all, let them settle, hold them idle."""
+    users = max(1, -(-count // profile.devices_per_user))
     started = time.perf_counter()
     async with httpx.AsyncClient(base_url=served.url, timeout=300, trust_env=False) as http:
         accounts = await register_many(http, "c", users)
@@ -42,7 +44,7 @@ async def run_connections(served: Served, profile: Profile, count: int) -> dict[
     try:
         await sockets.connect(served.url, devices, lambda _d: lambda _e: None, concurrency=128)
         connect_s = time.perf_counter() - started
-        await asyncio.sleep(2.0)
+        await settle(served.pid)  # each new socket first reads what it missed
         cpu_before = cpu_seconds(served.pid)
         await asyncio.sleep(profile.idle_window_s)
         idle_cpu = (cpu_seconds(served.pid) - cpu_before) / profile.idle_window_s

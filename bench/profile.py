@@ -18,7 +18,7 @@ class Profile:
     warmup_messages: int
     repeats: int
     connections: int
-    connection_users: int
+    devices_per_user: int  # connections: each user signs in this many devices
     idle_window_s: float
     group_size: int
     fanout_rounds: int
@@ -28,15 +28,15 @@ class Profile:
 
 
 QUICK = Profile(
-    name="quick", pairs=16, concurrencies=(1, 16, 64), rates=(100, 500, 1000, 2000),
+    name="quick", pairs=16, concurrencies=(1, 16, 64), rates=(10, 25, 100, 500, 1000, 2000),
     bounds=Bounds(duration_s=2.0, max_messages=4000, drain_s=3.0), warmup_messages=300,
-    repeats=1, connections=2000, connection_users=20, idle_window_s=5.0, group_size=500,
+    repeats=1, connections=2000, devices_per_user=4, idle_window_s=5.0, group_size=500,
     fanout_rounds=3,
 )  # fmt: skip
 
 FULL = Profile(
-    name="full", pairs=64, concurrencies=(1, 16, 64), rates=(100, 500, 1000, 2000),
+    name="full", pairs=64, concurrencies=(1, 16, 64), rates=(10, 25, 100, 500, 1000, 2000),
     bounds=Bounds(duration_s=5.0, max_messages=10_000, drain_s=5.0), warmup_messages=1000,
-    repeats=3, connections=20_000, connection_users=100, idle_window_s=15.0, group_size=500,
+    repeats=3, connections=20_000, devices_per_user=4, idle_window_s=15.0, group_size=500,
     fanout_rounds=5,
 )  # fmt: skip

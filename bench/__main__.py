@@ -25,6 +25,10 @@ def parse() -> argparse.Namespace:
     run.add_argument("--quick", action="store_true", help="small and short (well under 5 min)")
     run.add_argument("--pg", action="store_true", help="also run on a fresh PostgreSQL database")
     run.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
+    run.add_argument(
+        "--merge-into", type=Path,
+        help="re-measure only the selected workloads: write FILE with their figures replaced",
+    )  # fmt: skip
     run.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     run.add_argument("--no-synapse", action="store_true", help="skip the Synapse comparison")
     run.add_argument("--connections", type=int, help="idle devices to connect (default: profile)")
@@ -76,7 +80,7 @@ def main() -> None:
     if args.no_synapse:
         only.discard("synapse")
     connections = args.connections or profile.connections
-    result = run_main(profile, args.pg, only, connections, args.out)
+    result = run_main(profile, args.pg, only, connections, args.out, args.merge_into)
     print(tables(result))
     print(f"written to {args.out}")
 

@@ -16,6 +16,7 @@ from bench.profile import Profile
 from bench.sockets import SocketSet
 
 LOGIN_CONCURRENCY = 8
+RECONNECT_ROUNDS = 5
 
 
 def _rss_mib(pid: int) -> float:
@@ -42,9 +43,17 @@ async def run_connections(served: Served, profile: Profile, count: int) -> dict[
     sockets = SocketSet()
     started = time.perf_counter()
     try:
-        await sockets.connect(served.url, devices, lambda _d: lambda _e: None, concurrency=128)
+        ignore = lambda _d: lambda _e: None  # noqa: E731 - idle devices record nothing
+        await sockets.connect(served.url, devices, ignore, concurrency=128)
+        reopened = 0
+        for _round in range(RECONNECT_ROUNDS):  # sockets refused with 1013 come back, as clients do
+            await settle(served.pid)  # each new socket first reads what it missed
+            again = await sockets.reconnect_closed(served.url, devices, ignore)
+            reopened += again
+            if not again:
+                break
         connect_s = time.perf_counter() - started
-        await settle(served.pid)  # each new socket first reads what it missed
+        await settle(served.pid)
         cpu_before = cpu_seconds(served.pid)
         await asyncio.sleep(profile.idle_window_s)
         idle_cpu = (cpu_seconds(served.pid) - cpu_before) / profile.idle_window_s
@@ -56,7 +65,7 @@ async def run_connections(served: Served, profile: Profile, count: int) -> dict[
     result = {
         "requested": count, "connected": connected, "users": users,
         "signin_s": round(signin_s, 1), "signins_per_s": round(count / signin_s, 1),
-        "connect_s": round(connect_s, 1), "rss_before_mib": rss_before,
+        "connect_s": round(connect_s, 1), "reconnected": reopened, "rss_before_mib": rss_before,
         "rss_connected_mib": rss_after, "rss_per_connection_kib": round(per_connection_kib, 1),
         "server_open_fds": fds, "idle_window_s": profile.idle_window_s,
         "idle_server_cpu_percent": round(idle_cpu * 100, 1),

@@ -195,6 +195,12 @@ def markdown(result: dict[str, Any], plot_name: str | None = PLOT_NAME) -> str:
         f"{profile['repeats']} run(s) per point, the tables show the median of the runs; "
         f"{profile['warmup_messages']} warm-up messages before the first point.",
         f"- idle connections requested: {meta['connections']}",
+        *[
+            f"- re-measured later: {', '.join(u['workloads'])} with `{u['command']}` (started "
+            f"{u['started_at']}, took {u['wall_s']} s, idle connections {u['connections']}); "
+            "those sections show the later figures"
+            for u in meta.get("updates", [])
+        ],
         "",
         "## Targets (issue 4)",
         "",

@@ -107,7 +107,32 @@ async def run_all(
     return report
 
 
-def main(profile: Profile, pg: bool, only: set[str], connections: int, out: Path) -> dict[str, Any]:
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with the workloads ``update`` measured replaced by ``update``'s figures; the
+    re-run is recorded in ``meta.updates`` (its command, time and workloads), so a report says
+    which figures come from which run."""
+    merged: dict[str, Any] = json.loads(json.dumps(base))
+    workloads: set[str] = set()
+    if "limit" in update:
+        merged["limit"] = update["limit"]
+        workloads.add("limit")
+    for backend, figures in update["backends"].items():
+        target = merged["backends"].setdefault(backend, {})
+        for workload, value in figures.items():
+            target[workload] = value
+            workloads.add(workload)
+    meta = update["meta"]
+    merged["meta"].setdefault("updates", []).append({
+        "command": meta["command"], "started_at": meta["started_at"], "wall_s": meta["wall_s"],
+        "workloads": sorted(workloads), "connections": meta["connections"],
+    })  # fmt: skip
+    return merged
+
+
+def main(
+    profile: Profile, pg: bool, only: set[str], connections: int, out: Path,
+    merge_into: Path | None = None,
+) -> dict[str, Any]:  # fmt: skip
     backends = ["sqlite", "postgresql"] if pg else ["sqlite"]
     try:
         import uvloop
@@ -116,6 +141,8 @@ def main(profile: Profile, pg: bool, only: set[str], connections: int, out: Path
     except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
         runner = asyncio.run
     result: dict[str, Any] = runner(run_all(profile, backends, only, connections, out))
+    if merge_into is not None:
+        result = merge(json.loads(merge_into.read_text()), result)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     return result

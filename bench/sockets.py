@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidHandshake
 
 from bench.accounts import Device, bounded
 
@@ -83,13 +84,28 @@ class SocketSet:
         concurrency: int = 64,
     ) -> None:  # fmt: skip
         async def one(device: Device) -> None:
-            socket = await open_socket(url, device)
+            try:
+                socket = await open_socket(url, device)
+            except (OSError, TimeoutError, InvalidHandshake):  # counted as not connected
+                return
             self.sockets.append(socket)
             self.by_device[device.device_id] = socket
             reader = read_messages(socket, device, on_event(device), self.answers)
             self.tasks.append(asyncio.create_task(reader))
 
         await bounded((one(d) for d in devices), limit=concurrency)
+
+    async def reconnect_closed(
+        self, url: str, devices: list[Device], on_event: Callable[[Device], OnEvent],
+        concurrency: int = 64,
+    ) -> int:  # fmt: skip
+        """Open a new socket for each device whose socket the server closed (as a client
+        does after 1013 "try again later"); returns how many were reopened."""
+        live = {d for d, s in self.by_device.items() if s.close_code is None}
+        closed = [d for d in devices if d.device_id not in live]
+        self.sockets = [s for s in self.sockets if s.close_code is None]
+        await self.connect(url, closed, on_event, concurrency)
+        return len(closed)
 
     async def close(self) -> None:
         for task in self.tasks:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import httpx
 import pytest
+from fastapi import FastAPI
 
+from courtyard.api.runtime import Runtime
+from courtyard.core.clock import FrozenClock
 from tests.conftest import PASSWORD, bearer, register
 
 
@@ -88,3 +94,28 @@ async def test_device_events_reach_the_stream(client: httpx.AsyncClient) -> None
         ("device.removed", phone["device_id"]),
     ]
     assert [e["position"] for e in events] == [1, 2, 3, 4]
+
+
+async def test_last_seen_is_written_in_the_background_and_coalesced(
+    app: FastAPI, client: httpx.AsyncClient, clock: FrozenClock
+) -> None:
+    runtime: Runtime = app.state.runtime
+    alice = await register(client, "alice")
+    others = [await _login(client, "alice", f"device {n}") for n in range(4)]
+    clock.advance(minutes=6)
+    writes = runtime.db.transaction
+    transactions: list[int] = []
+
+    def counted() -> Any:
+        transactions.append(1)
+        return writes()
+
+    runtime.db.transaction = counted  # type: ignore[method-assign]
+    sessions = [alice, *others]
+    await asyncio.gather(*(runtime.accounts.authenticate(s["access_token"]) for s in sessions * 2))
+    await runtime.accounts.last_seen.close()
+    runtime.db.transaction = writes  # type: ignore[method-assign]
+    assert len(transactions) < len(sessions)  # ten sightings of five devices, fewer writes
+    devices = (await client.get("/v1/devices", headers=bearer(alice))).json()
+    expected = clock.now().isoformat().replace("+00:00", "Z")
+    assert {d["last_seen_at"] for d in devices} == {expected}

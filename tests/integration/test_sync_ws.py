@@ -9,7 +9,10 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from fastapi import FastAPI
+from sqlalchemy.exc import TimeoutError as SqlTimeout
 
+from courtyard.api.runtime import Runtime
 from tests.conftest import PASSWORD, bearer, register
 from tests.integration.conversation_support import create, megolm_envelope, users
 
@@ -140,3 +143,33 @@ async def test_bad_send_frames_get_error_frames_and_the_socket_stays_open(
             assert foreign["problem"]["code"] == "conversation_not_found"
             await ws.send(json.dumps({"type": "ping"}))
             assert (await _recv_until(ws, "pong")) == {"type": "pong"}
+
+
+async def test_a_busy_database_gets_close_1013_and_a_failing_push_1011_not_a_crash(
+    app: FastAPI, live_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime: Runtime = app.state.runtime
+    ws_url = live_server.replace("http", "ws") + "/v1/sync/ws"
+    async with httpx.AsyncClient(base_url=live_server) as http:
+        session = await register(http, "alice")
+
+    async def pool_exhausted(_token: str) -> Any:
+        raise SqlTimeout("QueuePool limit reached")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runtime.accounts, "authenticate_device", pool_exhausted)
+        async with websockets.connect(ws_url, additional_headers=bearer(session)) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1013  # try again later: the SDK reconnects with backoff
+
+    async def broken(*_args: object, **_kwargs: object) -> Any:
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(runtime.sync, "next_batch", broken)
+    async with websockets.connect(ws_url, additional_headers=bearer(session)) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 1011

@@ -243,3 +243,21 @@ def test_latency_plot_writes_nothing_without_open_loop_points(tmp_path: Path) ->
     path = tmp_path / "latency.png"
     assert not latency_plot({"backends": {"sqlite": {"synapse": {"error": "x"}}}}, path)
     assert not path.exists()
+
+
+def test_a_re_run_replaces_only_its_workloads_and_says_so() -> None:
+    from bench.run import merge
+
+    relay, old, new = {"points": [1]}, {"connected": 5}, {"connected": 9}
+    base: dict[str, Any] = {"meta": {"command": "first"}, "limit": {"ws_echo": [1]},
+            "backends": {"sqlite": {"relay": relay, "connections": old}}}  # fmt: skip
+    update = {"meta": {"command": "again", "started_at": "t", "wall_s": 1.0, "connections": 9},
+              "backends": {"sqlite": {"connections": new}}}  # fmt: skip
+    merged = merge(base, update)
+    assert merged["backends"]["sqlite"] == {"relay": relay, "connections": new}
+    assert merged["limit"] == {"ws_echo": [1]}
+    assert merged["meta"]["updates"] == [
+        {"command": "again", "started_at": "t", "wall_s": 1.0, "workloads": ["connections"],
+         "connections": 9}
+    ]  # fmt: skip
+    assert base["backends"]["sqlite"]["connections"] == old  # not modified

@@ -104,6 +104,7 @@ class Runtime:
             return
         await self.jobs.stop()
         await self.messages.queue.close()  # queued sends get their answers before the end
+        await self.accounts.last_seen.close()
         await close_quietly(self.bus)
         await self.db.dispose()
         self.started = False

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from courtyard.api.deps import AccountsDep, CurrentIdentity, RuntimeDep
 from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS
@@ -23,6 +24,8 @@ router = APIRouter(prefix="/v1", tags=["sync"])
 
 CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_INTERNAL_ERROR = 1011
+CLOSE_TRY_AGAIN_LATER = 1013  # RFC 6455 registry: "Try Again Later"
 MAX_TIMEOUT_MS = 60_000
 
 
@@ -79,12 +82,15 @@ async def sync_socket(websocket: WebSocket, accounts: AccountsDep, runtime: Runt
         await websocket.close(CLOSE_BAD_REQUEST, "since must be a non-negative integer")
         return
     try:
-        identity = await accounts.authenticate(token or "")
-        if since is None:
-            since = (await accounts.access_device(identity, identity.device_id)).acked_position
+        identity, acked = await accounts.authenticate_device(token or "")
     except CourtyardError:
         await websocket.close(CLOSE_UNAUTHORIZED, "invalid or revoked token")
         return
+    except SQLAlchemyError:  # overloaded (e.g. every device reconnecting at once): come back
+        log.warning("sync socket refused: database busy", exc_info=True)
+        await websocket.close(CLOSE_TRY_AGAIN_LATER, "busy, try again later")
+        return
+    since = acked if since is None else since
     runtime.metrics.sync_sockets.inc()
     socket = SocketSession(websocket, runtime, identity)
     tasks = [
@@ -92,12 +98,22 @@ async def sync_socket(websocket: WebSocket, accounts: AccountsDep, runtime: Runt
         asyncio.create_task(socket.read_frames()),
     ]
     try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        failure = next((t.exception() for t in done if not t.cancelled() and t.exception()), None)
+        if failure is not None and not isinstance(failure, WebSocketDisconnect | RuntimeError):
+            # The device reconnects and resumes from its acknowledged position: nothing is lost.
+            busy = isinstance(failure, SQLAlchemyError)
+            log.warning("sync socket ended by %s", type(failure).__name__, exc_info=failure)
+            with contextlib.suppress(Exception):
+                await websocket.close(
+                    CLOSE_TRY_AGAIN_LATER if busy else CLOSE_INTERNAL_ERROR,
+                    "busy, try again later" if busy else "server error",
+                )
     finally:
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
         await socket.finish()
         runtime.metrics.sync_sockets.dec()

@@ -26,6 +26,7 @@ from courtyard.domains.accounts.errors import (
     UsernameTaken,
     UserNotFound,
 )
+from courtyard.domains.accounts.last_seen import LastSeen
 from courtyard.domains.accounts.models import AccessToken, Device, User, Username
 from courtyard.domains.accounts.passwords import Hasher, check_password_rules
 from courtyard.domains.accounts.throttle import LoginThrottle
@@ -112,6 +113,7 @@ class AccountsService:
         self.clock = clock
         self.hasher = hasher
         self.throttle = throttle
+        self.last_seen = LastSeen(db)
 
     # --- registration and sessions ------------------------------------------------------
 
@@ -176,12 +178,22 @@ class AccountsService:
 
     async def authenticate(self, token: str) -> Identity:
         """Resolve a bearer token to an identity, or raise ``InvalidToken``."""
+        identity, _acked = await self.authenticate_device(token)
+        return identity
+
+    async def authenticate_device(self, token: str) -> tuple[Identity, int]:
+        """The identity behind a bearer token and the position its device last acknowledged
+        (what a sync socket needs), in one read; ``InvalidToken`` if there is none. The
+        device's last-seen time is noted and written in the background (``LastSeen``)."""
         if not token.startswith(TOKEN_PREFIX) or len(token) > 128:
             raise InvalidToken()
         async with self.db.read() as session:
             row = (
                 await session.execute(
-                    select(AccessToken.user_id, AccessToken.device_id, Device.last_seen_at)
+                    select(
+                        AccessToken.user_id, AccessToken.device_id, Device.last_seen_at,
+                        Device.acked_position,
+                    )
                     .join(
                         Device,
                         (Device.user_id == AccessToken.user_id)
@@ -189,21 +201,14 @@ class AccountsService:
                     )
                     .where(AccessToken.token_hash == hash_token(token))
                 )
-            ).one_or_none()
+            ).one_or_none()  # fmt: skip
         if row is None:
             raise InvalidToken()
         identity = Identity(user_id=row.user_id, device_id=row.device_id)
         now = self.clock.now()
         if (now - row.last_seen_at).total_seconds() >= LAST_SEEN_GRANULARITY_SECONDS:
-            async with self.db.transaction() as tx:
-                await tx.session.execute(
-                    update(Device)
-                    .where(
-                        Device.user_id == identity.user_id, Device.device_id == identity.device_id
-                    )
-                    .values(last_seen_at=now)
-                )
-        return identity
+            self.last_seen.note(identity.user_id, identity.device_id, now)
+        return identity, int(row.acked_position)
 
     async def is_token_live(self, identity: Identity, token: str) -> bool:
         """Whether ``token`` still belongs to ``identity`` (checked by long-lived sockets)."""

@@ -30,8 +30,9 @@ async def point(pid: int, run: Run, attach: Callable[[Recorder], None]) -> dict[
     sent = max(1, result["sent"])
     result["server_cpu_ms_per_msg"] = round(cpu_ms / sent, 3)
     # Where the server's CPU went: its main thread, and all its other threads.
-    result["server_loop_cpu_ms_per_msg"] = round(loop_ms / sent, 3)
-    result["server_threads_cpu_ms_per_msg"] = round((cpu_ms - loop_ms) / sent, 3)
+    # (/proc counts in 10 ms ticks: a difference of two counts can come out just below zero.)
+    result["server_loop_cpu_ms_per_msg"] = round(min(loop_ms, cpu_ms) / sent, 3)
+    result["server_threads_cpu_ms_per_msg"] = round(max(0.0, cpu_ms - loop_ms) / sent, 3)
     result["client_cpu_ms_per_msg"] = round(client_ms / sent, 3)
     result["server_peak_rss_mib"] = round(memory_kib(pid)["VmHWM"] / 1024, 1)
     return result

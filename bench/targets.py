@@ -32,7 +32,7 @@ def _cpu(point: dict[str, Any]) -> str:
         return f"server CPU there {point['server_cpu_ms_per_msg']:g} ms/msg"
     return (
         f"server CPU there {point['server_cpu_ms_per_msg']:g} ms/msg: main thread {loop:g}, "
-        f"other threads {point['server_threads_cpu_ms_per_msg']:g} (docs/fast-path.md)"
+        f"other threads {max(0.0, point['server_threads_cpu_ms_per_msg']):g} (docs/fast-path.md)"
     )
 
 

@@ -30,9 +30,6 @@ class Waiter:
     def clear(self) -> None:
         self._event.clear()
 
-    def wake(self) -> None:
-        self._event.set()
-
     def offer(self, position: int, event: WireEvent | None) -> None:
         """A hint arrived: hold its event (if attached and there is room) and wake up."""
         if event is not None and len(self._held) < HELD_EVENTS:

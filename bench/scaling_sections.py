@@ -296,8 +296,9 @@ def _node_limit(s: Sizing) -> str:
             f", messages {num(n.message_nodes)}. Idle CPU is each quiet socket's periodic work "
             "(the server's WebSocket keep-alive ping every 20 s, and a database read and token "
             "check every `sync_recheck_seconds`); it grows with the socket count, not the "
-            "traffic. A longer ping interval is the cheapest lever; measured over a 5 s window "
-            "right after 19,900 sockets connected, so it is also the least certain figure."
+            "traffic. A longer ping interval is the cheapest lever. It was measured over one "
+            "short idle window right after the sockets connected (per-node figures above), so "
+            "it is also the least certain figure."
         )
     return (
         f"**Node CPU for messages** ({num(n.message_nodes)} nodes), mostly delivering copies: "

@@ -69,21 +69,36 @@ async def run_fanout(served: Served, profile: Profile) -> dict[str, Any]:
                     await done.wait()
             except TimeoutError:
                 pass
-            times = sorted(arrivals.times[event_id])
-            middle = statistics.median(times) if times else None
-            rounds.append({
-                "devices_reached": len(times),
-                "send_answered_ms": round((answered - sent_at) * 1000, 1),
-                "first_ms": round((times[0] - sent_at) * 1000, 1) if times else None,
-                "median_ms": round((middle - sent_at) * 1000, 1) if middle else None,
-                "all_ms": round((times[-1] - sent_at) * 1000, 1) if len(times) == size else None,
-                "server_cpu_ms": round((cpu_seconds(served.pid) - cpu_before) * 1000, 1),
-            })  # fmt: skip
+            rounds.append(round_figures(arrivals.times[event_id], size, sent_at, answered))
+            rounds[-1]["server_cpu_ms"] = round((cpu_seconds(served.pid) - cpu_before) * 1000, 1)
             print(f"  fan-out round {n}: {rounds[-1]}", flush=True)
             await asyncio.sleep(1.0)
     finally:
         pool.close()
         await sockets.close()
+    return summary(size, setup_s, rounds)
+
+
+def round_figures(
+    arrived: list[float], size: int, sent_at: float, answered: float
+) -> dict[str, Any]:
+    """One round's figures, in milliseconds from the send (Courtyard's and Synapse's alike)."""
+    times = sorted(arrived)
+
+    def since(at: float) -> float:
+        return round((at - sent_at) * 1000, 1)
+
+    return {
+        "devices_reached": len(times),
+        "send_answered_ms": since(answered),
+        "first_ms": since(times[0]) if times else None,
+        "median_ms": since(statistics.median(times)) if times else None,
+        "all_ms": since(times[-1]) if len(times) == size else None,
+    }
+
+
+def summary(size: int, setup_s: float, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The workload's result: every round, and the median time until every device had it."""
     complete = [r["all_ms"] for r in rounds if r["all_ms"] is not None]
     return {
         "group_size": size, "setup_s": round(setup_s, 1), "rounds": rounds,

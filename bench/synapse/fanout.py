@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import statistics
 import time
 from typing import Any
 
 import httpx
 
-from bench.fanout import ROUND_TIMEOUT_S, Arrivals
+from bench.fanout import ROUND_TIMEOUT_S, Arrivals, round_figures, summary
 from bench.measure import settle
 from bench.procs import cpu_seconds
 from bench.profile import Profile
@@ -52,31 +51,11 @@ async def run_synapse_fanout(running: Running, profile: Profile) -> dict[str, An
                     await arrivals.complete[event_id].wait()
             except TimeoutError:
                 pass
-            rounds.append(_round(arrivals.times[event_id], size, sent_at, answered))
+            rounds.append(round_figures(arrivals.times[event_id], size, sent_at, answered))
             rounds[-1]["server_cpu_ms"] = round((cpu_seconds(served.pid) - cpu_before) * 1000, 1)
             print(f"  synapse fan-out round {n}: {rounds[-1]}", flush=True)
             await asyncio.sleep(1.0)
     finally:
         pool.close()
         await syncs.close()
-    complete = [r["all_ms"] for r in rounds if r["all_ms"] is not None]
-    return {
-        "group_size": size, "setup_s": round(setup_s, 1), "rounds": rounds,
-        "median_all_ms": round(statistics.median(complete), 1) if complete else None,
-    }  # fmt: skip
-
-
-def _round(arrived: list[float], size: int, sent_at: float, answered: float) -> dict[str, Any]:
-    """The same figures bench/fanout.py reports for one round, in milliseconds from the send."""
-    times = sorted(arrived)
-
-    def since(at: float) -> float:
-        return round((at - sent_at) * 1000, 1)
-
-    return {
-        "devices_reached": len(times),
-        "send_answered_ms": since(answered),
-        "first_ms": since(times[0]) if times else None,
-        "median_ms": since(statistics.median(times)) if times else None,
-        "all_ms": since(times[-1]) if len(times) == size else None,
-    }
+    return summary(size, setup_s, rounds)

@@ -276,3 +276,14 @@ def test_the_20000_device_verdict_knows_the_machines_file_limit() -> None:
     heavy = {**conn, "rss_per_connection_kib": 120.0}
     [too_big] = _capacity_verdicts("sqlite", {"connections": heavy}, nofile=20_000)
     assert "**missed**" in too_big
+
+
+def test_fan_out_rounds_are_summed_up_the_same_way_for_both_servers() -> None:
+    from bench.fanout import round_figures, summary
+
+    full = round_figures([1.3, 1.1, 1.2], 3, sent_at=1.0, answered=1.05)
+    assert full == {"devices_reached": 3, "send_answered_ms": 50.0, "first_ms": 100.0,
+                    "median_ms": 200.0, "all_ms": 300.0}  # fmt: skip
+    partial = round_figures([1.1], 3, sent_at=1.0, answered=1.05)
+    assert partial["all_ms"] is None
+    assert summary(3, 12.34, [full, partial])["median_all_ms"] == 300.0

@@ -20,6 +20,7 @@ from courtyard.api import create_app
 from courtyard.core.clock import FrozenClock
 from courtyard.core.config import Settings, load_settings
 from courtyard.db.migrate import upgrade
+from courtyard.domains.accounts import Hasher
 from courtyard.migrations.schema import metadata
 
 PG_URL = os.environ.get(
@@ -76,6 +77,9 @@ async def _truncate_all(url: str) -> None:
     engine = create_async_engine(url, poolclass=NullPool)
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     async with engine.begin() as conn:
+        # The ledger's append-only triggers refuse TRUNCATE; a test database's superuser may
+        # switch user triggers off for this transaction (the server's role cannot).
+        await conn.execute(text("SET LOCAL session_replication_role = replica"))
         await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
     await engine.dispose()
 
@@ -95,6 +99,20 @@ def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return load_settings(database_url=database_url, data_dir=tmp_path, log_format="text")
+
+
+@pytest.fixture
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Registering hundreds of users with real argon2 takes most of a minute; tests that are
+    not about passwords give the shared test password one precomputed hash. Everything else
+    (other passwords, payment PINs) is still hashed for real."""
+    real = Hasher.hash_now
+    hashed = real(Hasher(), PASSWORD)
+    monkeypatch.setattr(
+        Hasher,
+        "hash_now",
+        lambda self, secret: hashed if secret == PASSWORD else real(self, secret),
+    )
 
 
 @pytest.fixture

@@ -225,7 +225,7 @@ async def test_signing_up_leads_to_the_conversation_list_with_room_for_every_sec
     assert page.status_code == 200
     assert user_id.strip()
     assert "No conversations yet." in page.text
-    for section in ("Contacts", "Moments", "Channels", "Wallet", "Mini-apps", "Privacy center"):
+    for section in ("Contacts", "Moments", "Channels", "Mini-apps", "Privacy center"):
         assert re.search(rf"{section} <span class=\"badge\">coming soon</span>", page.text)
     assert PASSPHRASE not in page.text
     assert alice.app.device.profile.path.exists()

@@ -5,22 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from courtyard.domains.accounts import Hasher
-from tests.conftest import PASSWORD, bearer, register
+from tests.conftest import bearer, register
 from tests.integration.conversation_support import send, stream
 
 GROUP_CAP = 500
 
 
-@pytest.fixture
-def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Registering 500 users with real argon2 would take most of a minute; these tests are
-    about groups, so passwords get one precomputed hash."""
-    hashed = Hasher().hash_now(PASSWORD)
-    monkeypatch.setattr(Hasher, "hash_now", lambda _self, _password: hashed)
-
-
-@pytest.mark.usefixtures("fast_hashing")
+@pytest.mark.usefixtures("fast_password_hashing")
 async def test_a_group_holds_at_most_500_members(client: httpx.AsyncClient) -> None:
     owner = await register(client, "owner")
     people = [await register(client, f"user{i:03d}") for i in range(GROUP_CAP)]
@@ -46,7 +37,7 @@ async def test_a_group_holds_at_most_500_members(client: httpx.AsyncClient) -> N
     assert len(invites[0]["content"]["content"]["user_ids"]) == GROUP_CAP - 1
 
 
-@pytest.mark.usefixtures("fast_hashing")
+@pytest.mark.usefixtures("fast_password_hashing")
 async def test_one_message_reaches_every_joined_member_once(client: httpx.AsyncClient) -> None:
     owner = await register(client, "owner")
     people = [await register(client, f"user{i:03d}") for i in range(60)]

@@ -23,6 +23,9 @@ from courtyard.api.routes import (
     sync,
     to_device,
     users,
+    wallet,
+    wallet_operations,
+    wallet_red_packets,
 )
 from courtyard.api.runtime import Runtime
 from courtyard.core.clock import Clock
@@ -59,7 +62,10 @@ def create_app(
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (ops, accounts, users, devices, keys, sync, to_device, media, conversations):
+    for module in (
+        ops, accounts, users, devices, keys, sync, to_device, media, conversations, wallet,
+        wallet_operations, wallet_red_packets,
+    ):  # fmt: skip
         app.include_router(module.router)
     app.add_middleware(
         BodyLimitMiddleware,

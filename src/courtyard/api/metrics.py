@@ -34,6 +34,11 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.due_jobs_failed = Counter(
+            "courtyard_due_jobs_failed_total",
+            "Due-time jobs that failed 20 times and wait for an operator.",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

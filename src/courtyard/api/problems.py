@@ -81,7 +81,8 @@ def status_for(exc: errors.CourtyardError) -> int:
 
 async def _courtyard_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, errors.CourtyardError)
-    extra: dict[str, Any] = {}
+    # Extension members (RFC 9457 §3.2) the domain attached, e.g. a refused transfer's state.
+    extra: dict[str, Any] = dict(exc.extra)
     if isinstance(exc, errors.TooManyRequests):
         extra["retry_after"] = exc.retry_after
     return problem_response(status_for(exc), exc.code, exc.title, exc.detail, **extra)

@@ -22,7 +22,7 @@ SECTIONS = [
     ("contacts", "Contacts", None),
     ("moments", "Moments", None),
     ("channels", "Channels", None),
-    ("wallet", "Wallet", None),
+    ("wallet", "Wallet", "/wallet"),
     ("miniapps", "Mini-apps", None),
     ("privacy", "Privacy center", None),
     ("search", "Search", "/search"),

@@ -19,7 +19,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from courtyard.app import views_account, views_auth, views_chat
+from courtyard.app import views_account, views_auth, views_chat, views_wallet
 from courtyard.app.device import DeviceState, Locked
 from courtyard.app.pages import HERE, go
 from courtyard.app.security import Guard, Sessions
@@ -70,6 +70,7 @@ def create_device_app(
             *views_auth.routes,
             *views_chat.routes,
             *views_account.routes,
+            *views_wallet.routes,
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         exception_handlers={Locked: locked},

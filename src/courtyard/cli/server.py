@@ -149,3 +149,47 @@ def create_operator(
     except CourtyardError as exc:
         console.print(f"[red]error:[/red] {exc.detail}")
         raise typer.Exit(1) from None
+
+
+admin_wallet_app = typer.Typer(help="Wallet operations for operators.", no_args_is_help=True)
+admin_app.add_typer(admin_wallet_app, name="wallet")
+
+
+@admin_wallet_app.command("audit")
+def wallet_audit(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Re-check the whole ledger: every entry balanced per currency, no orphans, cached
+    balances equal to their postings, nothing negative that may not be. Exits 1 on findings;
+    changes nothing."""
+    import json
+
+    from courtyard.db import Database
+    from courtyard.domains.wallet import AuditReport, audit_ledger
+
+    settings = settings_or_exit(database_url=db, data_dir=data_dir)
+
+    async def run() -> AuditReport:
+        database = Database(settings.database_url)
+        try:
+            return await audit_ledger(database)
+        finally:
+            await database.dispose()
+
+    report = asyncio.run(run())
+    findings = [{"check": f.check, "subject": f.subject, **f.detail} for f in report.findings]
+    if json_output:
+        summary = {"accounts": report.accounts, "entries": report.entries,
+                   "postings": report.postings, "ok": report.ok, "findings": findings}  # fmt: skip
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        console.print(
+            f"{report.accounts} accounts, {report.entries} entries, {report.postings} postings: "
+            + ("[green]ok[/green]" if report.ok else f"[red]{len(findings)} findings[/red]")
+        )
+        for finding in findings:
+            console.print(f"  {finding}")
+    if not report.ok:
+        raise typer.Exit(1)

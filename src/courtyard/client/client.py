@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
+from functools import cached_property
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from courtyard.client.media import MediaMixin
 from courtyard.client.models import Account, Device, KeyCounts, Session, SyncEvent, UserInfo
 from courtyard.client.socket_sends import SocketSends
 from courtyard.client.sync import Backoff, Cursor, poll_events, socket_events
+from courtyard.client.wallet import Wallet
 
 DEFAULT_TIMEOUT = 10.0
 POLL_TIMEOUT_MS = 25_000
@@ -82,6 +84,11 @@ class Client(MediaMixin):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @cached_property
+    def wallet(self) -> Wallet:
+        """The wallet of the signed-in user (no PIN yet: set ``client.wallet.pin``)."""
+        return Wallet(self)
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -289,30 +296,54 @@ class Client(MediaMixin):
         path: str,
         *,
         json: Mapping[str, Any] | None = None,
-        params: Mapping[str, int] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
         authenticated: bool = True,
         timeout: float | None = None,
     ) -> Any:
-        headers = {"Authorization": f"Bearer {self._require_token()}"} if authenticated else {}
-        try:
-            response = await self._http.request(
-                method,
-                path,
-                json=json,
-                params=params,
-                headers=headers,
-                timeout=timeout if timeout is not None else self.timeout,
-            )
-        except httpx.TransportError as exc:
-            raise Unreachable(self.base_url, str(exc) or type(exc).__name__) from None
-        if response.is_error:
-            raise ApiError.from_response(response)
+        response = await self._send(
+            method,
+            path,
+            json=json,
+            params=params,
+            headers=headers,
+            authenticated=authenticated,
+            timeout=timeout,
+        )
         if not response.content:
             return None
         try:
             return response.json()
         except ValueError:
             raise ProtocolError(f"{method} {path} answered with a body that is not JSON") from None
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        headers: Mapping[str, str] | None = None,
+        authenticated: bool = True,
+        timeout: float | None = None,
+    ) -> httpx.Response:
+        """One request; ``Unreachable`` if it got no answer, ``ApiError`` for an error status."""
+        sent = {"Authorization": f"Bearer {self._require_token()}"} if authenticated else {}
+        try:
+            response = await self._http.request(
+                method,
+                path,
+                json=json,
+                params=params,
+                headers={**sent, **(headers or {})},
+                timeout=timeout if timeout is not None else self.timeout,
+            )
+        except httpx.TransportError as exc:
+            raise Unreachable(self.base_url, str(exc) or type(exc).__name__) from None
+        if response.is_error:
+            raise ApiError.from_response(response)
+        return response
 
     def _require_token(self) -> str:
         if not self.token:

@@ -1,4 +1,5 @@
-"""The device's local, decrypted history: messages, edits, reactions, and full-text search.
+"""The device's local, decrypted history: messages, edits, reactions, wallet cards, and
+full-text search.
 
 It is a SQLite file in the profile directory next to the crypto store. **Its bodies are
 plaintext**: this file is protected by the operating-system account (file mode 0600 and
@@ -46,14 +47,35 @@ CREATE TABLE IF NOT EXISTS pending (
 CREATE TABLE IF NOT EXISTS outbound_members (
     conversation_id TEXT PRIMARY KEY, session_id TEXT NOT NULL, members TEXT NOT NULL,
     rotate INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS cards (
+    card_key TEXT PRIMARY KEY, event_id TEXT NOT NULL, conversation_id TEXT NOT NULL,
+    seq INTEGER NOT NULL, sender_user_id TEXT NOT NULL, sender_device_id TEXT,
+    type TEXT NOT NULL, summary TEXT NOT NULL, content TEXT NOT NULL,
+    content_seq INTEGER NOT NULL, notes TEXT NOT NULL DEFAULT '{}', created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS cards_by_seq ON cards (conversation_id, seq);
+CREATE INDEX IF NOT EXISTS cards_by_event ON cards (event_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
     body, event_id UNINDEXED, conversation_id UNINDEXED, tokenize = 'trigram');
 """
 
 
 @dataclass(frozen=True)
+class Card:
+    """A wallet card the server wrote in the chat (plaintext, not end-to-end encrypted).
+
+    ``content`` is the newest event's (a transfer's state changes arrive as new events);
+    ``notes`` are what this device learnt about it, such as what it got from a red packet.
+    """
+
+    key: str
+    content: dict[str, Any] = field(hash=False)
+    notes: dict[str, Any] = field(hash=False)
+
+
+@dataclass(frozen=True)
 class Message:
-    """A decrypted message as this device shows it (edits applied, recalls blanked)."""
+    """A decrypted message as this device shows it (edits applied, recalls blanked), or a
+    wallet card (``card`` set, ``body`` a one-line summary)."""
 
     event_id: str
     conversation_id: str
@@ -68,6 +90,7 @@ class Message:
     reactions: dict[str, list[str]] = field(hash=False)
     recalled: bool
     created_at: str
+    card: Card | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +212,64 @@ class History:
             db.execute("DELETE FROM messages_fts WHERE event_id = ?", (event_id,))
             db.execute("DELETE FROM pending WHERE event_id = ?", (event_id,))
 
+    # Wallet cards ------------------------------------------------------------------------
+
+    def add_card(
+        self, event: dict[str, Any], key: str, content: dict[str, Any], summary: str
+    ) -> str:
+        """Store a card event: the first one for ``key`` places the card in the timeline, a
+        later one (by seq) replaces what it shows. Returns the card's event id."""
+        event_id, seq = str(event["event_id"]), int(event["seq"])
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT event_id, seq, content_seq FROM cards WHERE card_key = ?", (key,)
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO cards (card_key, event_id, conversation_id, seq, sender_user_id,"
+                    " sender_device_id, type, summary, content, content_seq, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        key, event_id, event["conversation_id"], seq, event["sender_user_id"],
+                        event.get("sender_device_id"), event["type"], summary,
+                        json.dumps(content), seq, str(event["created_at"]),
+                    ),
+                )  # fmt: skip
+                shown = event_id
+            else:
+                shown = row[0]
+                if seq > int(row[2]):
+                    db.execute(
+                        "UPDATE cards SET summary = ?, content = ?, content_seq = ?"
+                        " WHERE card_key = ?",
+                        (summary, json.dumps(content), seq, key),
+                    )
+                if seq < int(row[1]):  # an earlier event of the card: it belongs there
+                    db.execute(
+                        "UPDATE cards SET event_id = ?, seq = ?, sender_user_id = ?,"
+                        " sender_device_id = ?, created_at = ? WHERE card_key = ?",
+                        (
+                            event_id, seq, event["sender_user_id"],
+                            event.get("sender_device_id"), str(event["created_at"]), key,
+                        ),
+                    )  # fmt: skip
+                    shown = event_id
+            _done(db, event_id, "card")
+        return str(shown)
+
+    def note_card(self, key: str, **notes: Any) -> str | None:
+        """Remember facts about a card on this device (merged into its ``notes``); the
+        card's event id, or None if no such card is held here."""
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT event_id, notes FROM cards WHERE card_key = ?", (key,)
+            ).fetchone()
+            if row is None:
+                return None
+            merged = {**json.loads(row[1]), **notes}
+            db.execute("UPDATE cards SET notes = ? WHERE card_key = ?", (json.dumps(merged), key))
+            return str(row[0])
+
     # Pending (no room key yet) -----------------------------------------------------------
 
     def add_pending(self, event: dict[str, Any], sender_key: str, session_id: str) -> None:
@@ -243,16 +324,23 @@ class History:
     # Reading -----------------------------------------------------------------------------
 
     def get(self, event_id: str) -> Message | None:
+        """A message, or a card by the event id it shows at."""
         with self._lock:
             row = self._db.execute(_SELECT + " WHERE event_id = ?", (event_id,)).fetchone()
+            if row is None:
+                row = self._db.execute(
+                    _SELECT_CARDS + " WHERE event_id = ?", (event_id,)
+                ).fetchone()
             return None if row is None else self._message(row)
 
     def messages(self, conversation_id: str, limit: int = 50) -> list[Message]:
-        """The newest ``limit`` messages of the conversation, oldest first."""
+        """The newest ``limit`` messages and cards of the conversation, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                _SELECT + " WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?",
-                (conversation_id, limit),
+                f"SELECT * FROM ({_SELECT} WHERE conversation_id = ?"  # noqa: S608
+                f" UNION ALL {_SELECT_CARDS} WHERE conversation_id = ?)"
+                " ORDER BY seq DESC LIMIT ?",
+                (conversation_id, conversation_id, limit),
             ).fetchall()
             return [self._message(row) for row in reversed(rows)]
 
@@ -283,7 +371,9 @@ class History:
 
     def _message(self, row: Any) -> Message:
         event_id, sender = row[0], row[3]
-        body, edits = row[6], _edits(self._db, event_id, sender)
+        # Cards are the server's, not their sender's: nobody can edit them.
+        body = row[6]
+        edits = _edits(self._db, event_id, sender) if row[11] is None else []
         if edits and not row[9]:
             body = edits[-1]
         reactions: dict[str, list[str]] = {}
@@ -293,17 +383,25 @@ class History:
         ):
             if not row[9]:
                 reactions.setdefault(key, []).append(user)
+        card = None
+        if row[11] is not None:
+            card = Card(row[11], json.loads(row[12]), json.loads(row[13]))
         return Message(
             event_id=event_id, conversation_id=row[1], seq=int(row[2]), sender_user_id=sender,
             sender_device_id=row[4], type=row[5], body=body, reply_to=row[7],
             attachment=json.loads(row[8]) if row[8] else None, edits=len(edits),
-            reactions=reactions, recalled=bool(row[9]), created_at=row[10],
+            reactions=reactions, recalled=bool(row[9]), created_at=row[10], card=card,
         )  # fmt: skip
 
 
 _SELECT = (
     "SELECT event_id, conversation_id, seq, sender_user_id, sender_device_id, type, body,"
-    " reply_to, attachment, recalled, created_at FROM messages"
+    " reply_to, attachment, recalled, created_at, NULL, NULL, NULL FROM messages"
+)
+# The same columns for cards: the summary as the body, then the key, content and notes.
+_SELECT_CARDS = (
+    "SELECT event_id, conversation_id, seq, sender_user_id, sender_device_id, type, summary,"
+    " NULL, NULL, 0, created_at, card_key, content, notes FROM cards"
 )
 
 

@@ -2,7 +2,8 @@
 
 Events that arrive before their room key are kept (on disk) and retried when a key for that
 session arrives. Each timeline event is handled once, by event id; an event that fails a
-check is recorded as failed, never shown.
+check is recorded as failed, never shown. Wallet cards (``m.wallet.*``) are written by the
+server in plaintext, not by a member's device: they are kept as cards, not decrypted.
 """
 
 from __future__ import annotations
@@ -17,11 +18,22 @@ from courtyard.client.crypto import CryptoError, DeviceCrypto, MissingSessionKey
 from courtyard.client.crypto.device import ROOM_KEY
 from courtyard.client.history import History
 from courtyard.client.models import SyncEvent
+from courtyard.client.wallet_models import money
 
 log = logging.getLogger(__name__)
 
 MESSAGE_TYPES = frozenset({"m.text", "m.file", "m.image", "m.voice"})
 TIMELINE = "conversation.event"
+TRANSFER_CARD = "m.wallet.transfer"
+RED_PACKET_CARD = "m.wallet.red_packet"
+# Card type -> the content field naming the flow; a flow's events make one card.
+CARD_IDS = {TRANSFER_CARD: "transfer_id", RED_PACKET_CARD: "packet_id"}
+GRABBED = "wallet.red_packet.grabbed"
+
+
+def card_key(card_type: str, flow_id: str) -> str:
+    """How local history names the card of one transfer or red packet."""
+    return f"{card_type}:{flow_id}"
 
 
 class Inbox:
@@ -56,6 +68,8 @@ class Inbox:
             return await self._to_device(content)
         if event.type == TIMELINE:
             return await self.timeline(content)
+        if event.type == GRABBED:
+            self._grabbed(content)
         if event.type in ("keys.one_time_keys_low", "keys.fallback_key_used") and mine:
             await self.replenish()
         return []
@@ -98,6 +112,8 @@ class Inbox:
             return []
         if kind == "m.encrypted":
             return await self._encrypted(event, content)
+        if isinstance(kind, str) and kind in CARD_IDS:
+            return self._card(event, kind, content)
         if kind == "m.recall" and isinstance(content.get("event_id"), str):
             self.history.recall(content["event_id"], str(event.get("sender_user_id")))
             self.history.mark_processed(event_id, "recall")
@@ -105,6 +121,35 @@ class Inbox:
             self.history.request_rotation(str(event.get("conversation_id")))
             self.history.mark_processed(event_id, "member")
         return []
+
+    def _card(self, event: dict[str, Any], kind: str, content: dict[str, Any]) -> list[str]:
+        """Keep a wallet card; a later event of the same flow updates the card it shows."""
+        event_id, flow_id = str(event.get("event_id")), content.get(CARD_IDS[kind])
+        try:
+            if not isinstance(flow_id, str) or not flow_id:
+                raise ValueError(f"no {CARD_IDS[kind]}")
+            shown = self.history.add_card(
+                event, card_key(kind, flow_id), content, _summary(kind, content)
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            self.history.mark_processed(event_id, f"failed: malformed card ({exc})")
+            return []
+        return [shown]
+
+    def _grabbed(self, content: dict[str, Any]) -> None:
+        """Note on the red packet's card who opened it (and what this user got)."""
+        packet_id, user_id = content.get("packet_id"), content.get("user_id")
+        if not isinstance(packet_id, str) or not isinstance(user_id, str):
+            return
+        try:
+            amount = str(money(content["amount"]))
+            remaining = int(content["remaining_count"])
+        except (KeyError, TypeError, ValueError):
+            return
+        notes: dict[str, Any] = {"remaining": remaining}
+        if user_id == self.crypto.user_id:
+            notes.update(outcome="got", amount=amount)
+        self.history.note_card(card_key(RED_PACKET_CARD, packet_id), **notes)
 
     async def _encrypted(self, event: dict[str, Any], envelope: dict[str, Any]) -> list[str]:
         event_id, sender = str(event["event_id"]), str(event.get("sender_user_id"))
@@ -147,3 +192,10 @@ class Inbox:
         else:
             self.history.mark_processed(event_id, f"ignored: {kind!r}")
         return []
+
+
+def _summary(kind: str, content: Mapping[str, Any]) -> str:
+    """A card as one line, for conversation previews and the command line."""
+    if kind == TRANSFER_CARD:
+        return f"[Transfer] {money(content['amount'])}, {content['state']}"
+    return "[Red packet]"

@@ -14,6 +14,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from courtyard.core.currencies import is_holdable
 from courtyard.core.errors import ConfigError
 
 CONFIG_FILE_ENV = "COURTYARD_CONFIG"
@@ -50,6 +51,30 @@ class Settings(BaseSettings):
     # once, so this can be long; each idle socket costs two reads per period (15 s made 2,000
     # idle devices keep a core busy).
     sync_recheck_seconds: float = Field(default=120.0, gt=0)
+    # Due-time jobs (transfer refunds, provider checks): how often each node looks for work.
+    due_poll_seconds: float = Field(default=1.0, gt=0)
+
+    # --- wallet (docs/wallet.md, "Configuration") ---------------------------------------
+    wallet_currencies: list[str] = Field(default_factory=lambda: ["CNY", "EUR", "USD"])
+    wallet_provider: str = Field(default="sandbox", pattern="^(sandbox|none)$")
+    # Empty: the sandbox provider runs inside this process (make run, tests, one-node demos).
+    wallet_provider_url: str = ""
+    wallet_provider_api_key: str = "sandbox-api-key"
+    wallet_provider_secret: str = Field(
+        default="sandbox-callback-secret-change-me-0123456789", min_length=32
+    )
+    # Base URL the provider calls back; empty: http://{host}:{port}.
+    wallet_public_url: str = ""
+    wallet_pin_pepper_file: Path | None = None  # default: data_dir/wallet-pin-pepper
+    wallet_single_debit_limit_major: int = Field(default=50_000, ge=1)
+    wallet_daily_debit_limit_major: int = Field(default=50_000, ge=1)
+    wallet_transfer_expiry_hours: int = Field(default=24, ge=1)
+    wallet_red_packet_cap_major: int = Field(default=200, ge=1)
+    wallet_red_packet_max_shares: int = Field(default=100, ge=1, le=500)
+    wallet_red_packet_expiry_hours: int = Field(default=24, ge=1)
+    wallet_pin_max_failures: int = Field(default=5, ge=1)
+    wallet_pin_lock_minutes: int = Field(default=15, ge=1)
+    wallet_idempotency_days: int = Field(default=30, ge=1)
 
     @classmethod
     def settings_customise_sources(
@@ -99,6 +124,15 @@ class Settings(BaseSettings):
         if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
         return value
+
+    @field_validator("wallet_currencies")
+    @classmethod
+    def _check_currencies(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("enable at least one currency")
+        if bad := [code for code in value if not is_holdable(code)]:
+            raise ValueError(f"not currencies a wallet can hold: {bad}")
+        return sorted(set(value))
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -15,6 +15,11 @@
     var form = event.detail.elt;
     if (event.detail.successful && form && form.hasAttribute && form.hasAttribute("data-reset")) {
       form.reset();
+      // A composer panel (red packet, transfer) folds away once it did its job (not on a 422).
+      var panel = form.closest("details");
+      if (panel && event.detail.xhr && event.detail.xhr.status !== 422) {
+        panel.open = false;
+      }
     }
     var flash = document.getElementById("flash");
     if (event.detail.successful && flash && event.detail.xhr && event.detail.xhr.status !== 422) {

@@ -224,11 +224,7 @@ class AccountsService:
         self, identity: Identity, current: str, new: str, *, logout_other_devices: bool = True
     ) -> None:
         """Replace the password after checking the current one; end other sessions by default."""
-        user = await self.get_user(identity.user_id)
-        attempt = await self.throttle.begin(user.username, None)
-        if not await self.hasher.verify(user.password_hash, current):
-            raise WrongPassword()
-        await self.throttle.forget(attempt)
+        user = await self.check_password(identity, current)
         new = check_password_rules(new, username=user.username)
         new_hash = await self.hasher.hash(new)
         async with self.db.transaction() as tx:
@@ -245,6 +241,16 @@ class AccountsService:
                 )
                 for device_id in list(others):
                     await self._remove_device(tx, user.user_id, device_id)
+
+    async def check_password(self, identity: Identity, password: str) -> User:
+        """Confirm the signed-in user knows their password (throttled like a login), before a
+        sensitive change; raise ``WrongPassword`` otherwise."""
+        user = await self.get_user(identity.user_id)
+        attempt = await self.throttle.begin(user.username, None)
+        if not await self.hasher.verify(user.password_hash, password):
+            raise WrongPassword()
+        await self.throttle.forget(attempt)
+        return user
 
     async def get_user(self, user_id: str) -> User:
         async with self.db.read() as session:

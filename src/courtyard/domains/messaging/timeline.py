@@ -11,12 +11,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from courtyard.core.clock import Clock
 from courtyard.core.ids import new_id
 from courtyard.db import Tx
 from courtyard.domains.messaging.errors import ConversationNotFound
-from courtyard.domains.messaging.models import Conversation, Member, TimelineEvent
+from courtyard.domains.messaging.models import Conversation, DirectPair, Member, TimelineEvent
 from courtyard.streams import StreamStore
 
 CONVERSATION_EVENT = "conversation.event"
@@ -100,6 +101,58 @@ class Timeline:
     async def rewrite(self, tx: Tx, event: TimelineEvent) -> None:
         """Make every member inbox copy of ``event`` match the timeline row again."""
         await self.streams.rewrite(tx, event.event_id, CONVERSATION_EVENT, event_to_wire(event))
+
+    async def write_card(
+        self,
+        tx: Tx,
+        conversation_id: str,
+        type_: str,
+        sender: tuple[str, str | None],
+        content: dict[str, Any],
+    ) -> TimelineEvent:
+        """Append a server-written event (a wallet card) for the joined members. It locks the
+        conversation row, so it comes after a wallet transaction's account locks."""
+        seq = await self.lock_next_seq(tx, conversation_id)
+        joined = await self.members(tx, conversation_id, joined_only=True)
+        return await self.write(
+            tx, conversation_id, seq, type_, sender, content, [m.user_id for m in joined]
+        )
+
+    @staticmethod
+    async def direct_conversation(session: AsyncSession, user_a: str, user_b: str) -> str | None:
+        """The id of the direct conversation between two users, if they have one."""
+        pair = await session.get(DirectPair, ":".join(sorted([user_a, user_b])))
+        return None if pair is None else pair.conversation_id
+
+    @staticmethod
+    async def joined_kind(session: AsyncSession, conversation_id: str, user_id: str) -> str | None:
+        """The conversation's kind (``direct``/``group``) if ``user_id`` is a joined member
+        of it, else ``None`` (so callers answer "not found" to outsiders)."""
+        row = (
+            await session.execute(
+                select(Conversation.kind)
+                .join(Member, Member.conversation_id == Conversation.conversation_id)
+                .where(
+                    Conversation.conversation_id == conversation_id,
+                    Member.user_id == user_id,
+                    Member.state == "joined",
+                )
+            )
+        ).one_or_none()
+        return None if row is None else str(row[0])
+
+    @staticmethod
+    async def is_own_encrypted(
+        session: AsyncSession, conversation_id: str, seq: int, user_id: str
+    ) -> bool:
+        """Whether ``(conversation_id, seq)`` is an ``m.encrypted`` message sent by
+        ``user_id`` (a wallet memo's reference)."""
+        event = await session.scalar(
+            select(TimelineEvent).where(
+                TimelineEvent.conversation_id == conversation_id, TimelineEvent.seq == seq
+            )
+        )
+        return event is not None and event.type == "m.encrypted" and event.sender_user_id == user_id
 
     @staticmethod
     async def members(tx: Tx, conversation_id: str, *, joined_only: bool) -> list[Member]:

@@ -16,6 +16,7 @@ from rich.table import Table
 from courtyard.cli.server import settings_or_exit
 from courtyard.core.config import Settings
 from courtyard.core.logging import configure_logging
+from courtyard.core.money import Money
 
 if TYPE_CHECKING:  # the device app and SDK load only when the demo runs
     from courtyard.app import DeviceApp
@@ -24,6 +25,8 @@ if TYPE_CHECKING:  # the device app and SDK load only when the demo runs
 console = Console()
 DEMO_PASSWORD = "courtyard demo password"  # noqa: S105 - printed for the demo on purpose
 DEMO_PASSPHRASE = "courtyard demo passphrase"  # noqa: S105 - the demo devices' store key
+DEMO_PIN = "246810"  # the demo accounts' payment PIN, printed like the password
+DEMO_TOP_UP = "500.00"
 FIRST_MESSAGE = "Hi Bob! This chat is end-to-end encrypted: the server cannot read it."
 DEMO_USERS = [("alice", "Alice", "DE"), ("bob", "Bob", "CN")]
 
@@ -103,6 +106,8 @@ async def run_demo(settings: Settings, data_dir: Path) -> None:
         for app, (username, _, _) in zip(apps, DEMO_USERS, strict=True):
             await _sign_in(app, username)
         await _first_chat(apps[0], apps[1])
+        for app in apps:
+            await _fill_wallet(app)
         tasks += [
             asyncio.create_task(serve(app.asgi, sock))
             for app, sock in zip(apps, sockets[1:], strict=True)
@@ -150,6 +155,20 @@ async def _first_chat(alice: DeviceApp, bob: DeviceApp) -> None:
     await alice.device.use(ensure)
 
 
+async def _fill_wallet(app: DeviceApp) -> None:
+    """Give a demo account its payment PIN and, while its CNY balance is zero, a sandbox
+    top-up of 500.00 CNY, so transfers and red packets work at once."""
+
+    async def fill(m: Messenger) -> None:
+        overview = await m.client.wallet.overview()
+        if not overview.pin_set:
+            await m.client.wallet.set_pin(DEMO_PIN, password=DEMO_PASSWORD)
+        if await m.client.wallet.balance("CNY") == Money(0, "CNY"):
+            await m.client.wallet.topup(DEMO_TOP_UP, "CNY")
+
+    await app.device.use(fill)
+
+
 def _listen(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -168,6 +187,7 @@ def _print_table(settings: Settings, base: str, apps: list[DeviceApp]) -> None:
         "Accounts", ", ".join(u for u, _, _ in DEMO_USERS) + f" (password: {DEMO_PASSWORD!r})"
     )
     table.add_row("Device passphrase", repr(DEMO_PASSPHRASE))
+    table.add_row("Payment PIN", f"{DEMO_PIN!r} (each account starts with {DEMO_TOP_UP} CNY)")
     table.add_row("Database", settings.database_url)
     table.add_row("Try", f"courtyard login --server {base} --profile var/demo/alice")
     console.print(table)

@@ -46,6 +46,9 @@ class WalletPin(Base):
     pin_hash: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)
     failed_count: Mapped[int] = mapped_column(Integer)
+    # Checks under way (argon2id running); a crashed node's are forgotten once stale.
+    pending_count: Mapped[int] = mapped_column(Integer)
+    pending_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -32,8 +32,15 @@ from courtyard.streams import StreamStore
 
 PIN_EVENT = "wallet.pin"
 CACHE_FOR = dt.timedelta(minutes=10)
-ATTEMPT_SLOT_TRIES = 40
+ATTEMPT_SLOT_TRIES = 200
 ATTEMPT_SLOT_WAIT = 0.05  # seconds; a free slot comes as soon as one argon2id check ends
+# A check in flight longer than this was on a node that died: its slot is freed.
+PENDING_STALE = dt.timedelta(seconds=30)
+
+
+def reaches_now(locked_until: dt.datetime | None, until: dt.datetime) -> bool:
+    """Whether the lock just written is the one this attempt started."""
+    return locked_until is not None and locked_until == until
 
 
 def check_pin_rules(pin: object) -> str:
@@ -117,6 +124,8 @@ class Pins:
                 pin_hash=pin_hash,
                 version=1,
                 failed_count=0,
+                pending_count=0,
+                pending_since=None,
                 locked_until=None,
                 created_at=now,
                 updated_at=now,
@@ -152,40 +161,44 @@ class Pins:
             raise self._locked(row.locked_until, now)
         if self._remembered(user_id, row.version, pin, now):
             return
-        counted, version = await self._begin_attempt(user_id)
+        _, version = await self._begin_attempt(user_id)
         if await self.hasher.verify(row.pin_hash, self._peppered(user_id, pin)):
             await self._finish_attempt(user_id, correct=True)
             self._remember(user_id, version, pin, now)
             return
-        if locked_until := await self._finish_attempt(user_id, correct=False):
+        failures, locked_until = await self._finish_attempt(user_id, correct=False)
+        if locked_until is not None:
             await self._announce_lock(user_id, locked_until)
             raise self._locked(locked_until, now)
-        raise WrongPin(attempts_left=max(0, self.policy.max_failures - counted))
+        raise WrongPin(attempts_left=max(0, self.policy.max_failures - failures))
 
     async def _begin_attempt(self, user_id: str) -> tuple[int, int]:
-        """Count this attempt before argon2id runs: attempts in flight and failures together
-        stay under ``max_failures``, on any number of nodes. A correct PIN waits briefly for
-        a free slot rather than failing when several payments start at once."""
+        """Take a slot before argon2id runs: wrong PINs so far plus checks in flight stay
+        under ``max_failures`` on any number of nodes, so no more guesses than that are ever
+        verified per lock window. Checks in flight that a crashed node never finished are
+        forgotten after ``PENDING_STALE``. A correct PIN waits for a free slot (payments
+        started together) rather than failing at once. Returns (failures, PIN version)."""
+        pin = WalletPin
         for _ in range(ATTEMPT_SLOT_TRIES):
             now = self.clock.now()
-            lapsed = WalletPin.locked_until.is_not(None)
+            stale = (pin.pending_since.is_(None)) | (pin.pending_since < now - PENDING_STALE)
+            lapsed = pin.locked_until.is_not(None) & (pin.locked_until <= now)
+            live_pending = case((stale, 0), else_=pin.pending_count)
+            free = pin.locked_until.is_(None) & (
+                pin.failed_count + live_pending < self.policy.max_failures
+            )
             async with self.db.transaction() as tx:
                 row = (
                     await tx.session.execute(
-                        update(WalletPin)
-                        .where(
-                            WalletPin.user_id == user_id,
-                            (
-                                WalletPin.locked_until.is_(None)
-                                & (WalletPin.failed_count < self.policy.max_failures)
-                            )
-                            | (WalletPin.locked_until <= now),
-                        )
+                        update(pin)
+                        .where(pin.user_id == user_id, free | lapsed)
                         .values(
-                            failed_count=case((lapsed, 1), else_=WalletPin.failed_count + 1),
+                            pending_count=case((stale | lapsed, 1), else_=pin.pending_count + 1),
+                            pending_since=now,
+                            failed_count=case((lapsed, 0), else_=pin.failed_count),
                             locked_until=None,
                         )
-                        .returning(WalletPin.failed_count, WalletPin.version)
+                        .returning(pin.failed_count, pin.version)
                     )
                 ).one_or_none()
             if row is not None:
@@ -196,29 +209,43 @@ class Pins:
             await asyncio.sleep(ATTEMPT_SLOT_WAIT)
         raise PinLocked("Too many PIN checks at once; try again", retry_after=1)
 
-    async def _finish_attempt(self, user_id: str, *, correct: bool) -> dt.datetime | None:
-        """A correct PIN clears the count; a wrong one stays counted and, at the limit,
-        locks payments. Returns the lock's end if this attempt started it."""
+    async def _finish_attempt(
+        self, user_id: str, *, correct: bool
+    ) -> tuple[int, dt.datetime | None]:
+        """Free the slot. A correct PIN clears the failures; a wrong one is counted and, at
+        the limit, locks payments. Returns (failures, the lock's end if this attempt started
+        it)."""
+        pin = WalletPin
+        done = case((pin.pending_count > 0, pin.pending_count - 1), else_=0)
         async with self.db.transaction() as tx:
             if correct:
                 await tx.session.execute(
-                    update(WalletPin)
-                    .where(WalletPin.user_id == user_id, WalletPin.locked_until.is_(None))
-                    .values(failed_count=0)
+                    update(pin)
+                    .where(pin.user_id == user_id)
+                    .values(
+                        pending_count=done,
+                        failed_count=case((pin.locked_until.is_(None), 0), else_=pin.failed_count),
+                    )
                 )
-                return None
+                return 0, None
             until = self.clock.now() + self.policy.lock
-            locked = await tx.session.execute(
-                update(WalletPin)
-                .where(
-                    WalletPin.user_id == user_id,
-                    WalletPin.locked_until.is_(None),
-                    WalletPin.failed_count >= self.policy.max_failures,
-                )
-                .values(locked_until=until)
-                .returning(WalletPin.locked_until)
+            reaches = pin.locked_until.is_(None) & (
+                pin.failed_count + 1 >= self.policy.max_failures
             )
-            return locked.scalar_one_or_none()
+            row = (
+                await tx.session.execute(
+                    update(pin)
+                    .where(pin.user_id == user_id)
+                    .values(
+                        pending_count=done,
+                        failed_count=pin.failed_count + 1,
+                        locked_until=case((reaches, until), else_=pin.locked_until),
+                    )
+                    .returning(pin.failed_count, pin.locked_until)
+                )
+            ).one()
+        failures, locked_until = int(row[0]), row[1]
+        return failures, locked_until if reaches_now(locked_until, until) else None
 
     async def _announce_lock(self, user_id: str, locked_until: dt.datetime) -> None:
         async with self.db.transaction() as tx:

@@ -49,6 +49,8 @@ def upgrade() -> None:
         sa.Column("pin_hash", sa.String(200), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("failed_count", sa.Integer(), nullable=False),
+        sa.Column("pending_count", sa.Integer(), nullable=False),
+        sa.Column("pending_since", UTC, nullable=True),
         sa.Column("locked_until", UTC, nullable=True),
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("updated_at", UTC, nullable=False),

@@ -7,6 +7,7 @@ httpx costs the client far more CPU per request than the server path under test;
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 MAX_HEADER_LINES = 100
 
@@ -19,26 +20,39 @@ class Connection:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
 
-    async def request(self, method: str, path: str, body: bytes, token: str) -> tuple[int, bytes]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        token: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         if self._writer is None or self._reader is None or self._writer.is_closing():
             self._reader, self._writer = await asyncio.open_connection("127.0.0.1", self.port)
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
             f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n"
+            f"{extra}Content-Length: {len(body)}\r\n\r\n"
         )
         self._writer.write(head.encode() + body)
         return await self._response(self._reader)
 
     async def fresh_request(
-        self, method: str, path: str, body: bytes, token: str
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        token: str,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[int, bytes]:
         """``request``, reconnecting once if the server closed the idle keep-alive connection."""
         try:
-            return await self.request(method, path, body, token)
+            return await self.request(method, path, body, token, headers)
         except (ConnectionError, asyncio.IncompleteReadError, IndexError):
             self.close()
-            return await self.request(method, path, body, token)
+            return await self.request(method, path, body, token, headers)
 
     @staticmethod
     async def _response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
@@ -78,10 +92,17 @@ class Pool:
         for connection in self._all:
             self._free.put_nowait(connection)
 
-    async def request(self, method: str, path: str, body: bytes, token: str) -> tuple[int, bytes]:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        token: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[int, bytes]:
         connection = await self._free.get()
         try:
-            return await connection.fresh_request(method, path, body, token)
+            return await connection.fresh_request(method, path, body, token, headers)
         except BaseException:
             connection.close()
             raise

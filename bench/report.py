@@ -76,8 +76,30 @@ def _sections(result: dict[str, Any]) -> list[str]:
                 _table_rounds(fanout["rounds"]), "",
                 f"Median time until every device had it: **{fanout['median_all_ms']} ms**.", "",
             ]  # fmt: skip
+        parts += _wallet_section(backend, figures.get("wallet"))
         parts += _synapse_sections(backend, figures)
     return parts
+
+
+def _wallet_section(backend: str, wallet: dict[str, Any] | None) -> list[str]:
+    """Idempotent transfers over HTTP (issue 5): creating, replaying, accepting."""
+    if not wallet:
+        return []
+    head = "| phase | requests | per s | p50 ms | p95 ms | p99 ms | server CPU ms | statuses |"
+    rows = [
+        f"| {phase} | {f['requests']} | {f['per_s']} | {f['p50_ms']} | {f['p95_ms']} | "
+        f"{f['p99_ms']} | {f['server_cpu_ms']} | {f['statuses']} |"
+        for phase, f in ((p, wallet[p]) for p in ("create", "replay", "accept"))
+    ]
+    return [
+        f"### Wallet transfers on {backend} ({wallet['users']} funded users, "
+        f"{wallet['concurrency']} concurrent clients over HTTP, setup {wallet['setup_s']} s)",
+        "",
+        head,
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def _synapse_sections(backend: str, figures: dict[str, Any]) -> list[str]:

@@ -22,8 +22,9 @@ from bench.procs import Served, courtyard_command, echo_command, free_port, rais
 from bench.profile import Profile
 from bench.relay import run_relay
 from bench.synapse.workload import run_synapse
+from bench.wallet import run_wallet
 
-WORKLOADS = ("limit", "relay", "connections", "fanout", "synapse")
+WORKLOADS = ("limit", "relay", "connections", "fanout", "wallet", "synapse")
 
 
 @contextlib.asynccontextmanager
@@ -75,6 +76,10 @@ async def _workloads(
         print(f"fan-out on {backend}", flush=True)
         async with courtyard(workdir, backend, "fanout") as served:
             result["fanout"] = await run_fanout(served, profile)
+    if "wallet" in only:
+        print(f"wallet on {backend}", flush=True)
+        async with courtyard(workdir, backend, "wallet") as served:
+            result["wallet"] = await run_wallet(served, profile)
 
 
 async def run_all(

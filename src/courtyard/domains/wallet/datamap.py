@@ -1,0 +1,150 @@
+"""What the wallet stores and why (docs/wallet.md, "Data map"): table → column → declaration.
+
+Financial records are kept for the region policy's period even through erasure (ledger rows
+hold account ids only, so erasing the profile pseudonymises them); PINs and idempotency keys go
+with the account.
+"""
+
+from __future__ import annotations
+
+from courtyard.core.datamap import Basis, Declaration, declare
+
+CONTRACT: tuple[Basis, ...] = ("contract",)
+RECORDS: tuple[Basis, ...] = ("contract", "legal_obligation")
+LEDGER_RECORD: tuple[Basis, ...] = ("legal_obligation",)
+SECURITY: tuple[Basis, ...] = ("contract", "legitimate_interest")
+
+WALLET_DATA_MAP: dict[str, dict[str, Declaration]] = {
+    "ledger_accounts": {
+        **declare(
+            "account_id owner_kind owner_id purpose provider currency created_at",
+            "identifier",
+            "hold the user's money",
+            RECORDS,
+            "financial_record",
+        ),
+        **declare(
+            "cached balance_minor allow_negative status limit_day limit_used_minor "
+            "last_entry_id updated_at",
+            "financial",
+            "balance, daily limits, freezing",
+            SECURITY,
+            "financial_record",
+        ),
+    },
+    "ledger_account_keys": declare(
+        "owner_key account_id", "identifier", "find an account", CONTRACT, "financial_record"
+    ),
+    "ledger_entries": declare(
+        "entry_id kind category currency flow_kind flow_id initiator created_at",
+        "financial",
+        "the immutable record of every movement",
+        LEDGER_RECORD,
+        "financial_record",
+    ),
+    "ledger_postings": declare(
+        "account_id entry_id leg currency amount_minor balance_after created_at",
+        "financial",
+        "the immutable record of every movement",
+        LEDGER_RECORD,
+        "financial_record",
+    ),
+    "wallet_idempotency": declare(
+        "user_id idempotency_key operation request_hash outcome response flow_id created_at "
+        "expires_at",
+        "technical",
+        "exactly-once payments under retries",
+        CONTRACT,
+        "30d",
+    ),
+    "wallet_pins": declare(
+        "user_id pin_hash version failed_count pending_count pending_since locked_until "
+        "created_at updated_at",
+        "security",
+        "authorise payments, stop guessing",
+        SECURITY,
+        "account",
+    ),
+    "wallet_user_flows": declare(
+        "user_id flow_id flow_kind role created_at",
+        "identifier",
+        "list a user's payments",
+        CONTRACT,
+        "financial_record",
+    ),
+    "transfers": {
+        **declare(
+            "transfer_id sender_user_id recipient_user_id conversation_id amount_minor "
+            "currency state created_at expires_at resolved_at send_entry_id "
+            "resolve_entry_id idempotency_key",
+            "financial",
+            "transfers between people",
+            RECORDS,
+            "financial_record",
+        ),
+        **declare(
+            "memo_conversation_id memo_seq",
+            "e2ee_reference",
+            "show the encrypted memo on the devices",
+            CONTRACT,
+            "account",
+        ),
+    },
+    "red_packets": {
+        **declare(
+            "packet_id sender_user_id conversation_id audience to_user_id split "
+            "share_count total_minor currency state created_at expires_at closed_at "
+            "create_entry_id refund_entry_id refunded_minor idempotency_key",
+            "financial",
+            "red packets",
+            RECORDS,
+            "financial_record",
+        ),
+        **declare(
+            "memo_conversation_id memo_seq",
+            "e2ee_reference",
+            "show the encrypted greeting on the devices",
+            CONTRACT,
+            "account",
+        ),
+    },
+    "red_packet_shares": declare(
+        "packet_id share_no amount_minor grabbed_by grabbed_at entry_id",
+        "financial",
+        "who got which share",
+        RECORDS,
+        "financial_record",
+    ),
+    "provider_operations": {
+        **declare(
+            "operation_id kind provider user_id account_id amount_minor fee_minor "
+            "currency state provider_ref next_action behaviour failure_code "
+            "hold_entry_id final_entry_id idempotency_key created_at updated_at",
+            "financial",
+            "top-ups and withdrawals",
+            RECORDS,
+            "financial_record",
+        ),
+        **declare(
+            "destination",
+            "financial_counterparty",
+            "where a withdrawal went (a provider token, not a bank number)",
+            RECORDS,
+            "financial_record",
+        ),
+    },
+    "provider_callbacks": declare(
+        "operation_id event_id received_at status amount_minor currency outcome body_sha256",
+        "financial",
+        "prove what the provider said",
+        LEDGER_RECORD,
+        "financial_record",
+    ),
+    "due_jobs": declare(
+        "bucket job_id kind ref_id due_at state outcome attempts last_error created_at done_at",
+        "technical",
+        "run expiries and provider follow-ups once",
+        CONTRACT,
+        "done+90d",
+    ),
+}

@@ -85,10 +85,9 @@ async def send(request: Request) -> Response:
     return go(request, "/wallet")
 
 
-async def resolve(request: Request) -> Response:
-    """Accept or return a transfer sent to you."""
-    transfer_id = request.path_params["transfer_id"]
-    verb = request.path_params["verb"]
+async def _accept_or_return(request: Request) -> Response | None:
+    """Accept or return the transfer named in the path; a response only if it went wrong."""
+    transfer_id, verb = request.path_params["transfer_id"], request.path_params["verb"]
     if verb not in ("accept", "return"):
         return Response(status_code=404)
 
@@ -101,7 +100,12 @@ async def resolve(request: Request) -> Response:
         await state(request).use(act)
     except ClientError as exc:
         return problem(request, explain(exc))
-    return go(request, "/wallet")
+    return None
+
+
+async def resolve(request: Request) -> Response:
+    """Accept or return a transfer sent to you."""
+    return await _accept_or_return(request) or go(request, "/wallet")
 
 
 async def balances(request: Request) -> Response:
@@ -201,20 +205,7 @@ async def open_red_packet(request: Request) -> Response:
 
 async def resolve_in_chat(request: Request) -> Response:
     """Accept or return a transfer from its card; the card follows the new state."""
-    transfer_id, verb = request.path_params["transfer_id"], request.path_params["verb"]
-    if verb not in ("accept", "return"):
-        return Response(status_code=404)
-
-    async def act(m: Messenger) -> Transfer:
-        if verb == "accept":
-            return await m.client.wallet.accept(transfer_id)
-        return await m.client.wallet.return_transfer(transfer_id)
-
-    try:
-        await state(request).use(act)
-    except ClientError as exc:
-        return problem(request, explain(exc))
-    return await messages(request)
+    return await _accept_or_return(request) or await messages(request)
 
 
 # --- card helpers for the templates --------------------------------------------------------

@@ -13,11 +13,23 @@ def test_every_wallet_column_is_declared_and_every_declaration_exists() -> None:
         assert set(declared) == columns, table
 
 
+WALLET_FLOW_TABLES = (
+    "transfers",
+    "due_jobs",
+    "merchants",
+    "merchant_qr_codes",
+    "payments",
+    "payment_refunds",
+    "billers",
+    "bill_payments",
+    "reconciliation_runs",
+    "reconciliation_items",
+)
+
+
 def test_the_wallet_data_map_covers_every_wallet_table() -> None:
     prefixes = ("ledger_", "wallet_", "provider_", "red_packet")
     wallet_tables = {
-        name
-        for name in metadata.tables
-        if name.startswith(prefixes) or name in ("transfers", "due_jobs")
+        name for name in metadata.tables if name.startswith(prefixes) or name in WALLET_FLOW_TABLES
     }
     assert wallet_tables == set(WALLET_DATA_MAP)

@@ -7,8 +7,10 @@ from courtyard.domains.keys import models as _keys  # noqa: F401
 from courtyard.domains.media import models as _media  # noqa: F401
 from courtyard.domains.messaging import models as _messaging  # noqa: F401
 from courtyard.domains.todevice import models as _todevice  # noqa: F401
+from courtyard.domains.wallet import commerce_models as _wallet_commerce  # noqa: F401
 from courtyard.domains.wallet import flow_models as _wallet_flows  # noqa: F401
 from courtyard.domains.wallet import models as _wallet  # noqa: F401
+from courtyard.domains.wallet import oversight_models as _wallet_oversight  # noqa: F401
 from courtyard.streams import events as _streams  # noqa: F401
 
 metadata = Base.metadata

@@ -90,3 +90,23 @@ class Operator(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     roles: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class OperatorAction(Base):
+    """Every operator action and every view of one user's financial data: who, what, on
+    what, when, why. Append-only (triggers on both backends) until the audit log of issue 6
+    takes these rows over."""
+
+    __tablename__ = "operator_actions"
+
+    action_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(String(36))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(160))
+    note: Mapped[str | None] = mapped_column(String(500))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_operator_actions_at", "at"),
+        Index("ix_operator_actions_target", "target"),
+    )

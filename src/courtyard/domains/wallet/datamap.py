@@ -140,6 +140,84 @@ WALLET_DATA_MAP: dict[str, dict[str, Declaration]] = {
         LEDGER_RECORD,
         "financial_record",
     ),
+    "merchants": {
+        **declare(
+            "merchant_id owner_user_id name category currencies fee_bps status created_at",
+            "financial",
+            "take payments for a shop and pay its owner",
+            RECORDS,
+            "financial_record",
+        ),
+    },
+    "merchant_qr_codes": declare(
+        "merchant_id qr_id kind amount_minor currency label key_id created_at revoked_at",
+        "financial",
+        "signed codes a payer scans to pay a merchant",
+        CONTRACT,
+        "financial_record",
+    ),
+    "payments": declare(
+        "payment_id merchant_id payer_user_id qr_id amount_minor fee_minor currency "
+        "refunded_minor state entry_id order_ref idempotency_key created_at",
+        "financial",
+        "what a payer paid a merchant, and its refunds",
+        RECORDS,
+        "financial_record",
+    ),
+    "payment_refunds": declare(
+        "payment_id refund_id amount_minor entry_id by_user_id idempotency_key created_at",
+        "financial",
+        "what a merchant refunded",
+        RECORDS,
+        "financial_record",
+    ),
+    "billers": declare(
+        "biller_id name category currency reference_pattern reference_hint min_minor "
+        "max_minor account_id enabled created_at",
+        "technical",
+        "the payees users can pay bills to (organisations, not people)",
+        CONTRACT,
+        "financial_record",
+    ),
+    "bill_payments": {
+        **declare(
+            "user_id bill_id biller_id amount_minor currency state entry_id idempotency_key "
+            "created_at",
+            "financial",
+            "what a user paid a biller",
+            RECORDS,
+            "financial_record",
+        ),
+        **declare(
+            "reference",
+            "financial_counterparty",
+            "the user's customer or phone number at the biller, so the bill is credited",
+            RECORDS,
+            "financial_record",
+        ),
+    },
+    "wallet_audit_runs": declare(
+        "run_id scope started_at finished_at watermark ok findings",
+        "technical",
+        "prove the ledger is consistent (findings hold ids and sums, no personal data)",
+        LEDGER_RECORD,
+        "financial_record",
+    ),
+    "reconciliation_runs": declare(
+        "run_id provider day state counts started_at finished_at",
+        "financial",
+        "compare our records with the payment provider's",
+        LEDGER_RECORD,
+        "financial_record",
+    ),
+    "reconciliation_items": declare(
+        "run_id item_no kind operation_id provider_ref detail resolved_by resolved_at "
+        "resolution note",
+        "financial",
+        "differences with the provider and how an operator resolved them",
+        LEDGER_RECORD,
+        "financial_record",
+    ),
     "due_jobs": declare(
         "bucket job_id kind ref_id due_at state outcome attempts last_error created_at done_at",
         "technical",

@@ -8,7 +8,11 @@ from courtyard.domains.accounts.errors import (
     UsernameTaken,
     WeakPassword,
 )
-from courtyard.domains.accounts.operators import OPERATOR_ROLES, OperatorsService
+from courtyard.domains.accounts.operators import (
+    OPERATOR_ROLES,
+    OperatorsService,
+    record_operator_action,
+)
 from courtyard.domains.accounts.passwords import Hasher, check_password_rules
 from courtyard.domains.accounts.service import (
     AccountsService,
@@ -38,6 +42,7 @@ __all__ = [
     "WeakPassword",
     "WrongPassword",
     "check_password_rules",
+    "record_operator_action",
     "existing_devices",
     "existing_users",
     "get_profiles",

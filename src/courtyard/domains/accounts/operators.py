@@ -8,13 +8,13 @@ from sqlalchemy.exc import IntegrityError
 from courtyard.core.clock import Clock
 from courtyard.core.errors import InvalidInput
 from courtyard.core.ids import new_id
-from courtyard.db import Database
+from courtyard.db import Database, Tx
 from courtyard.domains.accounts.errors import OperatorExists
-from courtyard.domains.accounts.models import Operator
+from courtyard.domains.accounts.models import Operator, OperatorAction
 from courtyard.domains.accounts.passwords import Hasher, check_password_rules
 from courtyard.domains.accounts.validation import check_username
 
-OPERATOR_ROLES = ("admin", "legal_reviewer", "legal_approver", "support")
+OPERATOR_ROLES = ("admin", "finance", "legal_reviewer", "legal_approver", "support")
 
 
 class OperatorsService:
@@ -49,3 +49,23 @@ class OperatorsService:
     async def get_operators(self) -> list[Operator]:
         async with self.db.read() as session:
             return list(await session.scalars(select(Operator).order_by(Operator.created_at)))
+
+
+async def record_operator_action(
+    tx: Tx, clock: Clock, operator_id: str, action: str, target: str, note: str | None = None
+) -> None:
+    """Write an ``operator_actions`` row in the caller's transaction, so the action and its
+    record commit together (docs/wallet.md, "Admin console pages"). ``action`` is a dotted
+    verb (``wallet.account.freeze``, ``wallet.user.view``); ``target`` names what it touched
+    (``user:<id>``, ``account:<id>``, ``reconciliation_item:<run>/<no>``)."""
+    tx.session.add(
+        OperatorAction(
+            action_id=new_id(),
+            operator_id=operator_id,
+            action=action,
+            target=target[:160],
+            note=note[:500] if note else None,
+            at=clock.now(),
+        )
+    )
+    await tx.session.flush()

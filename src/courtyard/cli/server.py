@@ -115,7 +115,9 @@ def create_operator(
     username: Annotated[str, typer.Argument(help="The operator's login name.")],
     role: Annotated[
         list[str] | None,
-        typer.Option("--role", help="admin, finance, legal_reviewer, legal_approver or support; repeat."),
+        typer.Option(
+            "--role", help="admin, finance, legal_reviewer, legal_approver or support; repeat."
+        ),
     ] = None,
     password_env: Annotated[
         str, typer.Option(help="Read the password from this environment variable if set.")

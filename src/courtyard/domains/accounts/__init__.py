@@ -42,8 +42,8 @@ __all__ = [
     "WeakPassword",
     "WrongPassword",
     "check_password_rules",
-    "record_operator_action",
     "existing_devices",
     "existing_users",
     "get_profiles",
+    "record_operator_action",
 ]

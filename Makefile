@@ -21,8 +21,11 @@ run: $(STAMP)
 
 # The bank-under-fire test (tests/e2e/test_bank_under_fire.py) runs 1,500 transfers with 20
 # SIGKILLs here to keep CI within its time budget; `make test-bank` runs the full 10,000.
+# The suite runs on TEST_WORKERS processes (pytest-xdist); TEST_WORKERS=0 runs it in one.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser
-	COURTYARD_BANK_TRANSFERS=$${COURTYARD_BANK_TRANSFERS:-1500} $(BIN)/python -m pytest $(PYTEST_ARGS)
+	COURTYARD_BANK_TRANSFERS=$${COURTYARD_BANK_TRANSFERS:-1500} $(BIN)/python -m pytest \
+		-n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 test-bank: $(STAMP)
 	COURTYARD_BANK_TRANSFERS=10000 $(BIN)/python -m pytest tests/e2e/test_bank_under_fire.py -s

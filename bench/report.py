@@ -82,24 +82,64 @@ def _sections(result: dict[str, Any]) -> list[str]:
 
 
 def _wallet_section(backend: str, wallet: dict[str, Any] | None) -> list[str]:
-    """Idempotent transfers over HTTP (issue 5): creating, replaying, accepting."""
+    """Idempotent transfers (issue 5): creating, replaying, accepting; how each was sent, the
+    CPU it cost the server, PostgreSQL and the load generator, and the batches it made."""
     if not wallet:
         return []
-    head = "| phase | requests | per s | p50 ms | p95 ms | p99 ms | server CPU ms | statuses |"
+    head = (
+        "| phase | sent over | requests | per s | p50 ms | p95 ms | p99 ms | server CPU ms "
+        "| PostgreSQL CPU ms | client CPU ms | commits | mean batch | statuses |"
+    )
+    phases = [p for p in ("create", "create_http", "replay", "accept") if p in wallet]
     rows = [
-        f"| {phase} | {f['requests']} | {f['per_s']} | {f['p50_ms']} | {f['p95_ms']} | "
-        f"{f['p99_ms']} | {f['server_cpu_ms']} | {f['statuses']} |"
-        for phase, f in ((p, wallet[p]) for p in ("create", "replay", "accept"))
+        f"| {phase} | {f.get('transport', 'HTTP')} | {f['requests']} | {f['per_s']} | "
+        f"{f['p50_ms']} | {f['p95_ms']} | {f['p99_ms']} | {f['server_cpu_ms']} | "
+        f"{_cpu_or_dash(f.get('postgres_cpu_ms'))} | {_cpu_or_dash(f.get('client_cpu_ms'))} | "
+        f"{f.get('batches', '-')} | {f.get('mean_batch') or '-'} | {f['statuses']} |"
+        for phase, f in ((p, wallet[p]) for p in phases)
     ]
     return [
         f"### Wallet transfers on {backend} ({wallet['users']} funded users, "
-        f"{wallet['concurrency']} concurrent clients over HTTP, setup {wallet['setup_s']} s)",
+        f"{wallet['concurrency']} concurrent clients, setup {wallet['setup_s']} s)",
         "",
         head,
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
+        *_transfer_time(backend, wallet),
     ]
+
+
+def _transfer_time(backend: str, wallet: dict[str, Any]) -> list[str]:
+    """Where a created transfer's CPU goes, from the figures: the server, PostgreSQL and the
+    load generator share this machine's cores (the profiles: docs/wallet.md, "Benchmark")."""
+    create = wallet["create"]
+    if "client_cpu_ms" not in create:
+        return []
+    parts = {
+        "server": create["server_cpu_ms"],
+        "PostgreSQL": max(0.0, create.get("postgres_cpu_ms") or 0.0),
+        "load generator": create["client_cpu_ms"],
+    }
+    total = sum(parts.values())
+    spent = " + ".join(f"{name} {ms:g}" for name, ms in parts.items() if ms)
+    busy = total * create["per_s"] / 1000
+    return [
+        f"Where a transfer's time goes on {backend}: {spent} = {total:.2f} ms of CPU per "
+        f"created transfer; at {create['per_s']:g}/s that keeps {busy:.2f} cores busy, and "
+        f"2,000/s at this cost would need {2 * total:.1f} cores. Each commit carried "
+        f"{create.get('mean_batch') or '-'} transfers on average; with "
+        f"{wallet['concurrency']} clients in a closed loop, throughput is also bounded by "
+        "the time a batch takes (its statements' round trips). Profiles: docs/wallet.md, "
+        '"Benchmark: idempotent transfers per second".',
+        "",
+    ]
+
+
+def _cpu_or_dash(value: float | None) -> str:
+    """A CPU figure; a dash where there is none or it cannot be trusted (a process that ended
+    during the phase took its CPU time with it)."""
+    return "-" if value is None or value <= 0 else f"{value:g}"
 
 
 def _synapse_sections(backend: str, figures: dict[str, Any]) -> list[str]:
@@ -220,7 +260,7 @@ def markdown(result: dict[str, Any], plot_name: str | None = PLOT_NAME) -> str:
         *[
             f"- re-measured later: {', '.join(u['workloads'])} with `{u['command']}` (started "
             f"{u['started_at']}, took {u['wall_s']} s, idle connections {u['connections']}); "
-            "those sections show the later figures"
+            "those sections show the later figures" + (f" ({u['note']})" if u.get("note") else "")
             for u in meta.get("updates", [])
         ],
         "",

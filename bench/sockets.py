@@ -1,5 +1,6 @@
 """Sync sockets: each connected device records the message events it is pushed, and can send
-messages on its socket (``send`` frames, answered by ``sent`` or ``error`` frames)."""
+messages and transfers on its socket (``send`` and ``wallet.transfer`` frames, answered by
+``sent``, ``wallet.result`` or ``error`` frames)."""
 
 from __future__ import annotations
 
@@ -59,7 +60,7 @@ async def read_messages(
     with contextlib.suppress(Exception):
         async for frame in socket:
             batch = json.loads(frame)
-            if batch.get("type") in ("sent", "error"):
+            if batch.get("type") in ("sent", "wallet.result", "error"):
                 if answers is not None:
                     answers.settle(batch)
                 continue

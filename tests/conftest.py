@@ -98,7 +98,13 @@ def database_url(migrated_template: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return load_settings(database_url=database_url, data_dir=tmp_path, log_format="text")
+    # The recurring audit and reconciliation jobs would show up in every test that counts
+    # what run_due() ran; their own tests (test_wallet_audit_runs.py, test_reconciliation.py)
+    # turn them on.
+    return load_settings(
+        database_url=database_url, data_dir=tmp_path, log_format="text",
+        wallet_oversight_jobs=False,
+    )  # fmt: skip
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """A hypothesis state machine over the wallet's flows: funding, transfers (accept, return,
-the 24-hour refund), red packets (grab, expiry), replays and wrong PINs, in any order, with
-a frozen clock. After every step the ledger audit is clean (every entry balanced per
-currency, cached = derived, nothing negative) and each balance equals a pure-Python model."""
+the 24-hour refund), red packets (grab, expiry), QR payments to a merchant (static and fixed
+codes) and their partial refunds, bills, replays and wrong PINs, in any order, with a frozen
+clock. After every step the ledger audit is clean (every entry balanced per currency, cached =
+derived, nothing negative) and each balance, the merchant's included, equals a pure-Python
+model."""
 
 from __future__ import annotations
 
@@ -27,7 +29,12 @@ from courtyard.core.clock import FrozenClock
 from courtyard.core.config import load_settings
 from courtyard.core.ids import new_id
 from courtyard.domains.wallet import audit_ledger
+from courtyard.domains.wallet.models import LedgerAccount
 from tests.conftest import PASSWORD, PG_URL, _truncate_all
+from tests.integration.bill_support import MOBILE, register_biller
+from tests.integration.bill_support import pay_bill as post_bill
+from tests.integration.merchant_support import make_code, register_merchant
+from tests.integration.merchant_support import pay as post_payment
 from tests.integration.wallet_support import PIN, Member, direct, fund, member
 
 NAMES = ("ann", "ben", "cat")
@@ -46,6 +53,7 @@ class WalletMachine(RuleBasedStateMachine):
     transfers = Bundle("transfers")
     packets = Bundle("packets")
     sent = Bundle("sent")
+    payments = Bundle("payments")
 
     def __init__(self) -> None:
         super().__init__()
@@ -55,6 +63,8 @@ class WalletMachine(RuleBasedStateMachine):
         self.pending: dict[str, tuple[str, str, int]] = {}
         self.open_packets: dict[str, tuple[str, int]] = {}  # packet -> sender, unclaimed total
         self.grabbed: set[tuple[str, str]] = set()
+        self.merchant_balance = 0  # cat's shop, apart from cat's own wallet
+        self.paid: dict[str, tuple[str, int, int]] = {}  # payment -> payer, amount, refunded
         self.run(self._start())
 
     def run(self, step: Any) -> Any:
@@ -86,6 +96,14 @@ class WalletMachine(RuleBasedStateMachine):
             await self.http.post(
                 f"/v1/conversations/{self.group}/join", headers=self.users[name].headers
             )
+        self.merchant = await register_merchant(self.app, self.users["cat"].user_id)
+        self.static_qr = (await make_code(self.http, self.users["cat"], self.merchant))["payload"]
+        self.fixed_qr = (
+            await make_code(self.http, self.users["cat"], self.merchant, amount="25.00")
+        )["payload"]
+        self.biller = await register_biller(
+            self.app, "Courtyard Mobile", "phone", pattern="^1[3-9][0-9]{9}$", high="500.00"
+        )
 
     def teardown(self) -> None:
         async def stop() -> None:
@@ -206,6 +224,59 @@ class WalletMachine(RuleBasedStateMachine):
         self.grabbed.add((packet_id, name))
         self.model[name] += got
 
+    @rule(target=payments, payer=st.sampled_from(("ann", "ben")), amount=amounts,
+          fixed=st.booleans())  # fmt: skip
+    def pay_merchant(self, payer: str, amount: int, fixed: bool) -> Any:
+        qr, amount = (self.fixed_qr, 25_00) if fixed else (self.static_qr, amount)
+        answer = self.run(
+            post_payment(self.http, self.who(payer), qr, None if fixed else money(amount))
+        )
+        if amount > self.model[payer]:
+            assert answer.json()["code"] == "insufficient_funds", answer.text
+            return multiple()
+        assert answer.status_code == 201, answer.text
+        self.model[payer] -= amount
+        self.merchant_balance += amount
+        payment_id = answer.json()["payment_id"]
+        self.paid[payment_id] = (payer, amount, 0)
+        return payment_id
+
+    @rule(payment_id=payments, amount=amounts)
+    def refund(self, payment_id: str, amount: int) -> None:
+        payer, paid, refunded = self.paid[payment_id]
+        answer = self.run(
+            self.http.post(
+                f"/v1/wallet/payments/{payment_id}/refunds",
+                json={"amount": money(amount), "pin": PIN},
+                headers={**self.who("cat").headers, "Idempotency-Key": new_id()},
+            )
+        )
+        if refunded + amount > paid:
+            assert answer.json()["code"] == "refund_exceeds_payment", answer.text
+            return
+        if amount > self.merchant_balance:
+            assert answer.json()["code"] == "insufficient_funds", answer.text
+            return
+        assert answer.status_code == 201, answer.text
+        self.paid[payment_id] = (payer, paid, refunded + amount)
+        self.merchant_balance -= amount
+        self.model[payer] += amount
+
+    @rule(payer=st.sampled_from(NAMES), amount=st.integers(1_00, 80_00), good=st.booleans())
+    def pay_bill(self, payer: str, amount: int, good: bool) -> None:
+        reference = MOBILE if good else "12345"
+        answer = self.run(
+            post_bill(self.http, self.who(payer), self.biller, money(amount), reference=reference)
+        )
+        if not good:
+            assert answer.json()["code"] == "invalid_reference", answer.text
+            return
+        if amount > self.model[payer]:
+            assert answer.json()["code"] == "insufficient_funds", answer.text
+            return
+        assert answer.status_code == 201, answer.text
+        self.model[payer] -= amount
+
     @rule(hours=st.sampled_from([1, 12, 24]))
     def time_passes(self, hours: int) -> None:
         self.clock.advance(hours=hours)
@@ -238,6 +309,18 @@ class WalletMachine(RuleBasedStateMachine):
             overview = self.run(self.http.get("/v1/wallet", headers=self.who(name).headers))
             cny = next(a for a in overview.json()["accounts"] if a["currency"] == "CNY")
             assert cny["balance"]["amount_minor"] == expected, (name, expected)
+        assert self.run(self._merchant_balance()) == self.merchant_balance
+
+    async def _merchant_balance(self) -> int:
+        wallet = self.app.state.runtime.wallet
+        account = await wallet.accounts.find_merchant(self.merchant, "CNY")
+        if account is None:
+            return 0
+        async with wallet.db.read() as session:
+            row = await session.get(LedgerAccount, account.account_id)
+        assert row is not None
+        assert row.balance_minor is not None
+        return int(row.balance_minor)
 
 
 class _Template:

@@ -11,6 +11,7 @@ from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
 from courtyard import __version__
+from courtyard.admin import ConsoleServices, create_console
 from courtyard.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from courtyard.api.problems import Problem, install_problem_handlers
 from courtyard.api.routes import (
@@ -24,7 +25,10 @@ from courtyard.api.routes import (
     to_device,
     users,
     wallet,
+    wallet_bills,
+    wallet_merchants,
     wallet_operations,
+    wallet_payments,
     wallet_red_packets,
 )
 from courtyard.api.runtime import Runtime
@@ -64,9 +68,19 @@ def create_app(
     install_problem_handlers(app)
     for module in (
         ops, accounts, users, devices, keys, sync, to_device, media, conversations, wallet,
-        wallet_operations, wallet_red_packets,
+        wallet_operations, wallet_red_packets, wallet_bills, wallet_payments, wallet_merchants,
     ):  # fmt: skip
         app.include_router(module.router)
+    # The operator console (HTML, outside the OpenAPI spec), on this node's services.
+    console = ConsoleServices.build(
+        runtime.db,
+        runtime.clock,
+        runtime.operator_sessions,
+        runtime.due,
+        runtime.wallet,
+        runtime.operators,
+    )
+    app.mount("/admin", create_console(console))
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,

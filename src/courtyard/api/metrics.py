@@ -39,6 +39,17 @@ class Metrics:
             "Due-time jobs that failed 20 times and wait for an operator.",
             registry=self.registry,
         )
+        self.wallet_audit_findings = Gauge(
+            "courtyard_wallet_audit_findings",
+            "Findings of the latest wallet ledger audit run (0: the ledger checked clean).",
+            registry=self.registry,
+        )
+        self.wallet_transfer_batch = Histogram(
+            "courtyard_wallet_transfer_batch_size",
+            "Transfer creations committed together, per batch (sum / count: the mean).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -18,6 +19,7 @@ from courtyard.domains.accounts import (
     AccountsService,
     Hasher,
     LoginThrottle,
+    OperatorSessions,
     OperatorsService,
     ThrottleLimits,
 )
@@ -26,7 +28,13 @@ from courtyard.domains.keys import KeysService
 from courtyard.domains.media import FileBlobStore, MediaService
 from courtyard.domains.messaging import ConversationsService, MessagesService, Timeline
 from courtyard.domains.todevice import ToDeviceService
-from courtyard.domains.wallet import PinPolicy, WalletPolicy, WalletService, load_pepper
+from courtyard.domains.wallet import (
+    PinPolicy,
+    QrKeyring,
+    WalletPolicy,
+    WalletService,
+    load_pepper,
+)
 from courtyard.domains.wallet.providers import PaymentProvider, SandboxProvider
 from courtyard.sandbox.app import create_sandbox_app
 from courtyard.streams import Bus, StreamNotifier, StreamStore, SyncService, create_bus
@@ -52,6 +60,7 @@ class Runtime:
     streams: StreamStore
     accounts: AccountsService
     operators: OperatorsService
+    operator_sessions: OperatorSessions
     sync: SyncService
     to_device: ToDeviceService
     conversations: ConversationsService
@@ -88,7 +97,10 @@ class Runtime:
         accounts = AccountsService(db, streams, clock, hasher, throttle)
         metrics = Metrics()
         due = DueJobs(db, clock, on_failed=lambda _job: metrics.due_jobs_failed.inc())
-        wallet = build_wallet(settings, db, clock, streams, timeline, accounts, hasher, due)
+        wallet = build_wallet(
+            settings, db, clock, streams, timeline, accounts, hasher, due,
+            on_audit_findings=metrics.wallet_audit_findings.set,
+        )  # fmt: skip
         runtime = cls(
             settings=settings,
             clock=clock,
@@ -98,6 +110,10 @@ class Runtime:
             streams=streams,
             accounts=accounts,
             operators=OperatorsService(db, clock, hasher),
+            # The console's sign-ins count in a namespace of their own ("op:").
+            operator_sessions=OperatorSessions(
+                db, clock, hasher, LoginThrottle(db, clock, throttle.limits, namespace="op:")
+            ),
             sync=SyncService(db, notifier, settings.sync_recheck_seconds),
             to_device=ToDeviceService(db, streams, clock),
             conversations=ConversationsService(db, timeline, clock),
@@ -111,10 +127,16 @@ class Runtime:
             wallet=wallet,
             due_runner=DueRunner(due, poll_seconds=settings.due_poll_seconds),
         )
+        wallet.transfers.queue.on_batch = metrics.wallet_transfer_batch.observe
         runtime.jobs = PeriodicJobs(
             [
                 Job("purge-login-failures", PURGE_EVERY_SECONDS, throttle.purge),
                 Job("purge-wallet-keys", PURGE_EVERY_SECONDS, wallet.idempotency.purge),
+                Job(
+                    "purge-operator-sessions",
+                    PURGE_EVERY_SECONDS,
+                    runtime.operator_sessions.purge,
+                ),
             ]
         )
         return runtime
@@ -136,6 +158,7 @@ class Runtime:
         await self.due_runner.stop()
         await self.wallet.stop()
         await self.messages.queue.close()  # queued sends get their answers before the end
+        await self.wallet.transfers.queue.close()  # and queued transfers
         await self.accounts.last_seen.close()
         await close_quietly(self.bus)
         await self.db.dispose()
@@ -151,8 +174,11 @@ def build_wallet(
     accounts: AccountsService,
     hasher: Hasher,
     due: DueJobs,
+    *,
+    on_audit_findings: Callable[[int], None] | None = None,
 ) -> WalletService:
     pepper_file = settings.wallet_pin_pepper_file or settings.data_dir / "wallet-pin-pepper"
+    qr_key_file = settings.wallet_qr_signing_key_file or settings.data_dir / "wallet-qr-signing-key"
     provider, callbacks = build_provider(settings, clock)
     public_url = settings.wallet_public_url or IN_PROCESS_SELF_URL
     wallet = WalletService(
@@ -171,6 +197,7 @@ def build_wallet(
             red_packet_cap_major=settings.wallet_red_packet_cap_major,
             red_packet_max_shares=settings.wallet_red_packet_max_shares,
             red_packet_expiry=dt.timedelta(hours=settings.wallet_red_packet_expiry_hours),
+            refund_window=dt.timedelta(days=settings.wallet_refund_window_days),
         ),
         load_pepper(pepper_file),
         PinPolicy(
@@ -178,8 +205,11 @@ def build_wallet(
             lock=dt.timedelta(minutes=settings.wallet_pin_lock_minutes),
         ),
         settings.wallet_idempotency_days,
+        qr_keys=QrKeyring.from_files(qr_key_file, settings.wallet_qr_previous_key_files),
         provider=provider,
         callback_url=public_url.rstrip("/") + CALLBACK_PATH,
+        recurring_jobs=settings.wallet_oversight_jobs,
+        on_audit_findings=on_audit_findings,
     )
     if callbacks is not None:
         callbacks.wallet = wallet

@@ -1,10 +1,15 @@
-"""What a device sends on its sync socket: acks, pings and messages (docs/messaging.md).
+"""What a device sends on its sync socket: acks, pings, messages and transfers
+(docs/messaging.md, docs/wallet.md).
 
 ``send`` frames go through the same service call as ``POST /v1/conversations/{id}/messages``
 (same checks, same idempotency by ``txn_id``, same problem codes) without an HTTP request
 per message; each is answered with a ``sent`` or ``error`` frame carrying the client's
-``ref``. Acks are coalesced: while one is being stored, later ones wait and only the newest
-is stored next, so a device acking every batch costs at most one write at a time.
+``ref``. ``wallet.transfer`` frames carry what ``POST /v1/wallet/transfers`` carries (its
+body, and its ``Idempotency-Key`` as ``idempotency_key``) and go through the same service
+call; the answer is a ``wallet.result`` frame with the HTTP answer's status and body, or an
+``error`` frame with the same problem object. Acks are coalesced: while one is being
+stored, later ones wait and only the newest is stored next, so a device acking every batch
+costs at most one write at a time.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import orjson
@@ -19,15 +25,16 @@ from fastapi import WebSocket
 from pydantic import Field, ValidationError
 
 from courtyard.api.problems import PROBLEM_TYPE, status_for
+from courtyard.api.routes.wallet import CreateTransfer, create_transfer
 from courtyard.api.runtime import Runtime
-from courtyard.core.errors import CourtyardError
+from courtyard.core.errors import CourtyardError, TooManyRequests
 from courtyard.core.wire import WireId, first_problem
 from courtyard.domains.accounts import Identity
 from courtyard.domains.messaging import SendMessage
 
 log = logging.getLogger(__name__)
 
-MAX_SENDS_IN_FLIGHT = 64  # per socket; reading more frames waits for a free slot
+MAX_SENDS_IN_FLIGHT = 64  # per socket (messages and transfers); more frames wait for a slot
 
 
 class SendFrame(SendMessage):
@@ -36,6 +43,18 @@ class SendFrame(SendMessage):
     type: Literal["send"]
     ref: str = Field(default="", max_length=64)
     conversation_id: WireId
+
+
+class TransferFrame(CreateTransfer):
+    """``{"type": "wallet.transfer", "ref": …, "idempotency_key": …, …the POST body}``"""
+
+    type: Literal["wallet.transfer"]
+    ref: str = Field(default="", max_length=64)
+    # Judged by the same check as the HTTP header (idempotency_key_required / invalid_…).
+    idempotency_key: str | None = None
+
+
+Handler = Callable[[dict[str, Any]], Awaitable[str]]
 
 
 def _ref(frame: dict[str, Any]) -> str:
@@ -52,6 +71,19 @@ def problem_frame(ref: str, status: int, code: str, title: str, detail: str | No
     problem = {"type": PROBLEM_TYPE + code, "title": title, "status": status, "code": code}
     if detail:
         problem["detail"] = detail
+    return dumps({"type": "error", "ref": ref, "problem": problem})
+
+
+def error_frame(ref: str, exc: CourtyardError) -> str:
+    """An ``error`` frame with the problem object the HTTP API answers for ``exc``, its
+    extension members included (``retry_after`` stands in for the header)."""
+    problem: dict[str, Any] = {
+        "type": PROBLEM_TYPE + exc.code, "title": exc.title, "status": status_for(exc),
+        "code": exc.code, "detail": exc.detail,
+    }  # fmt: skip
+    if isinstance(exc, TooManyRequests):
+        problem["retry_after"] = exc.retry_after
+    problem.update({k: v for k, v in exc.extra.items() if k not in problem})
     return dumps({"type": "error", "ref": ref, "problem": problem})
 
 
@@ -92,10 +124,9 @@ class SocketSession:
             elif kind == "ping":
                 await self.websocket.send_text(dumps({"type": "pong"}))
             elif kind == "send":
-                await self._slots.acquire()
-                task = asyncio.create_task(self._send(frame))
-                self._sends.add(task)
-                task.add_done_callback(self._sends.discard)
+                await self._start(self._sent_frame, frame)
+            elif kind == "wallet.transfer":
+                await self._start(self._transfer_frame, frame)
 
     async def finish(self) -> None:
         """After the socket closed: let in-flight sends end and store the last ack."""
@@ -103,14 +134,21 @@ class SocketSession:
         if pending:
             await asyncio.wait(pending, timeout=30)
 
-    async def _send(self, frame: dict[str, Any]) -> None:
+    async def _start(self, handler: Handler, frame: dict[str, Any]) -> None:
+        """Carry out ``frame`` in a task of its own once a slot is free."""
+        await self._slots.acquire()
+        task = asyncio.create_task(self._answer(handler, frame))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+
+    async def _answer(self, handler: Handler, frame: dict[str, Any]) -> None:
         ref = _ref(frame)
         try:
-            reply = await self._sent_frame(frame)
+            reply = await handler(frame)
         except CourtyardError as exc:
-            reply = problem_frame(ref, status_for(exc), exc.code, exc.title, exc.detail)
+            reply = error_frame(ref, exc)
         except Exception:
-            log.exception("socket send failed")
+            log.exception("socket %s failed", frame.get("type"))
             reply = problem_frame(ref, 500, "internal_error", "Something went wrong", None)
         finally:
             self._slots.release()
@@ -130,6 +168,18 @@ class SocketSession:
         )
         return dumps({"type": "sent", "ref": send.ref, "conversation_id": send.conversation_id,
                       "txn_id": send.txn_id, **sent.model_dump()})  # fmt: skip
+
+    async def _transfer_frame(self, frame: dict[str, Any]) -> str:
+        try:
+            body = TransferFrame.model_validate(frame)
+        except ValidationError as exc:
+            detail = f"invalid wallet.transfer frame ({first_problem(exc)})"
+            return problem_frame(
+                _ref(frame), 422, "invalid_request", "The frame does not match the schema", detail
+            )
+        result = await create_transfer(self.runtime, self.identity, body.idempotency_key, body)
+        return dumps({"type": "wallet.result", "ref": body.ref, "status": 201,
+                      "body": {**result.body, "replayed": result.replayed}})  # fmt: skip
 
     def _want_ack(self, position: int) -> None:
         if position <= self._ack_wanted:

@@ -19,7 +19,14 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from courtyard.app import views_account, views_auth, views_chat, views_wallet
+from courtyard.app import (
+    views_account,
+    views_auth,
+    views_bills,
+    views_chat,
+    views_payments,
+    views_wallet,
+)
 from courtyard.app.device import DeviceState, Locked
 from courtyard.app.pages import HERE, go
 from courtyard.app.security import Guard, Sessions
@@ -71,6 +78,8 @@ def create_device_app(
             *views_chat.routes,
             *views_account.routes,
             *views_wallet.routes,
+            *views_bills.routes,
+            *views_payments.routes,
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         exception_handlers={Locked: locked},

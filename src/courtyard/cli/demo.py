@@ -29,12 +29,21 @@ DEMO_PIN = "246810"  # the demo accounts' payment PIN, printed like the password
 DEMO_TOP_UP = "500.00"
 FIRST_MESSAGE = "Hi Bob! This chat is end-to-end encrypted: the server cannot read it."
 DEMO_USERS = [("alice", "Alice", "DE"), ("bob", "Bob", "CN")]
+# Billers to pay in the demo: name, category, currency, reference pattern and hint, bounds.
+DEMO_BILLERS = [
+    ("City Power", "utilities", "CNY", "^[0-9]{10}$", "the 10-digit meter number",
+     "1.00", "5000.00"),
+    ("Courtyard Mobile", "phone", "CNY", "^1[3-9][0-9]{9}$", "an 11-digit mobile number",
+     "10.00", "1000.00"),
+]  # fmt: skip
 
 
 async def seed(settings: Settings) -> list[str]:
-    """Create the demo accounts that do not exist yet; return the names created."""
+    """Create the demo accounts that do not exist yet, and the demo billers if there are no
+    billers; return the names created."""
     from courtyard.api.runtime import Runtime
     from courtyard.domains.accounts import UsernameTaken
+    from courtyard.domains.wallet.billers import BillerSpec
 
     runtime = Runtime.build(settings)
     created = []
@@ -47,6 +56,10 @@ async def seed(settings: Settings) -> list[str]:
                 created.append(username)
             except UsernameTaken:
                 pass
+        if not await runtime.wallet.billers.billers(enabled_only=False):
+            for fields in DEMO_BILLERS:
+                await runtime.wallet.billers.do_create_biller(BillerSpec(*fields))
+                created.append(fields[0])
     finally:
         await runtime.db.dispose()
     return created
@@ -68,7 +81,7 @@ def demo(
     upgrade(settings.database_url)
     created = asyncio.run(seed(settings))
     if created:
-        console.print(f"created demo accounts: {', '.join(created)}")
+        console.print(f"created for the demo: {', '.join(created)}")
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(run_demo(settings, data_dir))

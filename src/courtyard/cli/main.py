@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 
 from courtyard import __version__
-from courtyard.cli import chat, client_verbs, demo, device_app, sandbox_provider, server, wallet
+from courtyard.cli import (
+    chat,
+    client_verbs,
+    demo,
+    device_app,
+    sandbox_provider,
+    server,
+    wallet,
+    wallet_bills,
+    wallet_merchants,
+)
 
 app = typer.Typer(
     name="courtyard",
@@ -19,6 +29,8 @@ app.add_typer(server.db_app, name="db")
 app.add_typer(server.admin_app, name="admin")
 client_verbs.register_commands(app)
 app.add_typer(chat.chat_app, name="chat")
+wallet.wallet_app.add_typer(wallet_bills.bills_app)  # billers, bill, bills, spending
+wallet.wallet_app.add_typer(wallet_merchants.merchants_app)  # pay, refund, merchants, qr
 app.add_typer(wallet.wallet_app, name="wallet")
 app.command("app")(device_app.device_app)
 app.add_typer(sandbox_provider.sandbox_app, name="sandbox-provider")

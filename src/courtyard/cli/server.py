@@ -10,6 +10,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from courtyard.cli.admin_wallet_accounts import register_account_commands
+from courtyard.cli.admin_wallet_billers import biller_app
+from courtyard.cli.admin_wallet_merchants import merchant_app
+from courtyard.cli.admin_wallet_oversight import register_oversight_commands
 from courtyard.core.config import Settings, load_settings
 from courtyard.core.errors import ConfigError, CourtyardError
 from courtyard.core.logging import configure_logging
@@ -155,43 +159,7 @@ def create_operator(
 
 admin_wallet_app = typer.Typer(help="Wallet operations for operators.", no_args_is_help=True)
 admin_app.add_typer(admin_wallet_app, name="wallet")
-
-
-@admin_wallet_app.command("audit")
-def wallet_audit(
-    json_output: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
-    db: DbOption = None,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Re-check the whole ledger: every entry balanced per currency, no orphans, cached
-    balances equal to their postings, nothing negative that may not be. Exits 1 on findings;
-    changes nothing."""
-    import json
-
-    from courtyard.db import Database
-    from courtyard.domains.wallet import AuditReport, audit_ledger
-
-    settings = settings_or_exit(database_url=db, data_dir=data_dir)
-
-    async def run() -> AuditReport:
-        database = Database(settings.database_url)
-        try:
-            return await audit_ledger(database)
-        finally:
-            await database.dispose()
-
-    report = asyncio.run(run())
-    findings = [{"check": f.check, "subject": f.subject, **f.detail} for f in report.findings]
-    if json_output:
-        summary = {"accounts": report.accounts, "entries": report.entries,
-                   "postings": report.postings, "ok": report.ok, "findings": findings}  # fmt: skip
-        typer.echo(json.dumps(summary, indent=2))
-    else:
-        console.print(
-            f"{report.accounts} accounts, {report.entries} entries, {report.postings} postings: "
-            + ("[green]ok[/green]" if report.ok else f"[red]{len(findings)} findings[/red]")
-        )
-        for finding in findings:
-            console.print(f"  {finding}")
-    if not report.ok:
-        raise typer.Exit(1)
+admin_wallet_app.add_typer(biller_app, name="biller")
+admin_wallet_app.add_typer(merchant_app, name="merchant")
+register_account_commands(admin_wallet_app)  # freeze, unfreeze
+register_oversight_commands(admin_wallet_app)  # audit, reconcile, reconcile-resolve

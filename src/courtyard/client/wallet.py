@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from urllib.parse import quote
 
 from courtyard.client.errors import ApiError, ClientError, ProtocolError, Unreachable
+from courtyard.client.wallet_bills import WalletBills
 from courtyard.client.wallet_models import (
     Balance,
     Grab,
@@ -29,6 +30,7 @@ from courtyard.client.wallet_models import (
     StatementLine,
     Transfer,
 )
+from courtyard.client.wallet_payments import WalletPayments
 from courtyard.core.ids import new_id
 from courtyard.core.money import Money
 
@@ -73,7 +75,7 @@ class WalletUnsure(ClientError):
         self.last_error = last_error
 
 
-class Wallet:
+class Wallet(WalletBills, WalletPayments):
     """The signed-in user's wallet, reached as ``client.wallet``.
 
     Args:

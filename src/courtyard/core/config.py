@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # Base URL the provider calls back; empty: http://{host}:{port}.
     wallet_public_url: str = ""
     wallet_pin_pepper_file: Path | None = None  # default: data_dir/wallet-pin-pepper
+    # Ed25519 key (PKCS#8 PEM) that signs merchant QR codes; made 0600 on first start.
+    wallet_qr_signing_key_file: Path | None = None  # default: data_dir/wallet-qr-signing-key
+    # After a rotation: earlier signing keys whose codes still work; remove one to retire it.
+    wallet_qr_previous_key_files: list[Path] = Field(default_factory=list)
     wallet_single_debit_limit_major: int = Field(default=50_000, ge=1)
     wallet_daily_debit_limit_major: int = Field(default=50_000, ge=1)
     wallet_transfer_expiry_hours: int = Field(default=24, ge=1)
@@ -75,6 +79,10 @@ class Settings(BaseSettings):
     wallet_pin_max_failures: int = Field(default=5, ge=1)
     wallet_pin_lock_minutes: int = Field(default=15, ge=1)
     wallet_idempotency_days: int = Field(default=30, ge=1)
+    wallet_refund_window_days: int = Field(default=365, ge=1)
+    # Schedule the 10-minute ledger audit and the daily provider reconciliation at start (each
+    # run then schedules the next). Tests that count due jobs turn it off.
+    wallet_oversight_jobs: bool = True
 
     @classmethod
     def settings_customise_sources(

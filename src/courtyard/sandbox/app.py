@@ -15,13 +15,14 @@ from typing import Annotated, Literal
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse
 
 from courtyard.core import errors
+from courtyard.core.callback_signatures import SIGNATURE_HEADER, sign
 from courtyard.core.clock import Clock, SystemClock
 from courtyard.sandbox.pay_page import awaits_payer, render_pay_page
 from courtyard.sandbox.runtime import Sandbox
@@ -33,10 +34,12 @@ from courtyard.sandbox.schemas import (
     Kind,
     OperationRequest,
     OperationView,
+    Report,
+    ReportLine,
     SettlementLine,
     Settlements,
 )
-from courtyard.sandbox.store import Operation
+from courtyard.sandbox.store import Operation, iso
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 HTTP_STATUSES = frozenset(status.value for status in HTTPStatus)
@@ -160,6 +163,38 @@ async def settlements(sandbox: SandboxDep, day: dt.date) -> Settlements:
 async def balance(sandbox: SandboxDep) -> BalanceView:
     """Per currency, succeeded charges minus succeeded payouts, in minor units."""
     return BalanceView(balances=await sandbox.store.balances())
+
+
+@api.get(
+    "/report",
+    response_model=Report,
+    responses={200: {"headers": {SIGNATURE_HEADER: {"description": "t=<unix>,v1=<hex>"}}}},
+)
+async def report(sandbox: SandboxDep, day: dt.date) -> Response:
+    """For reconciliation: the operations that reached a final state on UTC ``day`` and the
+    balance per currency now. The body is signed with the callback secret, as callbacks are
+    (``Courtyard-Signature``), so the wallet can tell the report came from us."""
+    settled, balances = await sandbox.store.report(day)
+    now = sandbox.service.clock.now()
+    lines = [
+        ReportLine(
+            operation_id=op.operation_id,
+            provider_ref=op.provider_ref,
+            kind=op.kind,
+            amount_minor=op.amount_minor,
+            currency=op.currency,
+            status=op.state,
+            settled_at=op.settled_at or "",
+        )
+        for op in settled
+    ]
+    body = (
+        Report(day=day.isoformat(), generated_at=iso(now), operations=lines, balances=balances)
+        .model_dump_json()
+        .encode()
+    )
+    signature = sign(sandbox.delivery.secret, body, int(now.timestamp()))
+    return Response(body, media_type="application/json", headers={SIGNATURE_HEADER: signature})
 
 
 @api.post("/control", response_model=Defaults)

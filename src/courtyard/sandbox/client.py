@@ -79,6 +79,22 @@ class SettlementLine:
 
 
 @dataclass(frozen=True)
+class ReportLine(SettlementLine):
+    settled_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Report:
+    """The operations settled on ``day`` and the balance per currency at ``generated_at``."""
+
+    day: dt.date
+    generated_at: dt.datetime
+    operations: list[ReportLine]
+    balances: dict[str, int]
+    signature: str
+
+
+@dataclass(frozen=True)
 class ProviderDefaults:
     outcome: Outcome
     delay_ms: int
@@ -139,12 +155,17 @@ class SandboxProviderClient:
     async def _call(
         self, method: str, path: str, *, json: object = None, params: dict[str, str] | None = None
     ) -> Any:
+        return (await self._send(method, path, json=json, params=params)).json()
+
+    async def _send(
+        self, method: str, path: str, *, json: object = None, params: dict[str, str] | None = None
+    ) -> httpx.Response:
         try:
             response = await self._http.request(method, path, json=json, params=params)
         except httpx.TransportError as exc:
             raise SandboxProviderError(None, "unreachable", str(exc) or type(exc).__name__) from exc
         if response.is_success:
-            return response.json()
+            return response
         try:
             problem = response.json()
             code, detail = str(problem["code"]), problem.get("detail")
@@ -218,6 +239,22 @@ class SandboxProviderClient:
         """Operations that reached a final state on UTC ``day``."""
         data = await self._call("GET", "/settlements", params={"day": day.isoformat()})
         return [SettlementLine(**line) for line in data["lines"]]
+
+    async def report(self, day: dt.date) -> Report:
+        """The signed reconciliation report for UTC ``day``; ``signature`` is the
+        ``Courtyard-Signature`` header over the body (check it with the callback secret)."""
+        response = await self._send("GET", "/report", params={"day": day.isoformat()})
+        data = response.json()
+        return Report(
+            day=dt.date.fromisoformat(data["day"]),
+            generated_at=dt.datetime.fromisoformat(data["generated_at"]),
+            operations=[
+                ReportLine(**{**line, "settled_at": dt.datetime.fromisoformat(line["settled_at"])})
+                for line in data["operations"]
+            ],
+            balances={currency: int(amount) for currency, amount in data["balances"].items()},
+            signature=response.headers.get("Courtyard-Signature", ""),
+        )
 
     async def balance(self) -> dict[str, int]:
         """Per currency: succeeded charges minus succeeded payouts, in minor units."""

@@ -118,6 +118,20 @@ class Settlements(BaseModel):
     lines: list[SettlementLine]
 
 
+class ReportLine(SettlementLine):
+    settled_at: str
+
+
+class Report(BaseModel):
+    """What the provider settled on UTC ``day`` and what it holds per currency at
+    ``generated_at``; the body is signed like a callback (``Courtyard-Signature``)."""
+
+    day: str
+    generated_at: str
+    operations: list[ReportLine]
+    balances: dict[str, int] = Field(examples=[{"EUR": 1250}])
+
+
 class BalanceView(BaseModel):
     """Charges succeeded minus payouts succeeded, per currency, in minor units."""
 

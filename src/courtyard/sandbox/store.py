@@ -60,6 +60,15 @@ CREATE TABLE IF NOT EXISTS control (
 );
 """
 FINAL_STATES: tuple[Status, ...] = ("succeeded", "failed", "cancelled")
+SETTLED_ON = (
+    "SELECT * FROM operations WHERE settled_at >= ? AND settled_at < ? "
+    "ORDER BY settled_at, operation_id"
+)
+BALANCES = (
+    "SELECT currency, SUM(CASE kind WHEN 'charge' THEN amount_minor "
+    "ELSE -amount_minor END) AS total FROM operations "
+    "WHERE state = 'succeeded' GROUP BY currency ORDER BY currency"
+)
 
 
 class OperationNotFound(NotFound):
@@ -130,6 +139,11 @@ def _operation(row: aiosqlite.Row) -> Operation:
         settled_at=row["settled_at"],
         failure_code=row["failure_code"],
     )
+
+
+def _day_bounds(day: dt.date) -> tuple[str, str]:
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return iso(start), iso(start + dt.timedelta(days=1))
 
 
 class SandboxStore:
@@ -264,22 +278,22 @@ class SandboxStore:
 
     async def settled_on(self, day: dt.date) -> list[Operation]:
         """Operations that reached a final state during UTC ``day``."""
-        start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
-        rows = await self._all(
-            "SELECT * FROM operations WHERE settled_at >= ? AND settled_at < ? "
-            "ORDER BY settled_at, operation_id",
-            [iso(start), iso(start + dt.timedelta(days=1))],
-        )
+        rows = await self._all(SETTLED_ON, _day_bounds(day))
         return [_operation(row) for row in rows]
 
     async def balances(self) -> dict[str, int]:
         """Per currency: succeeded charges minus succeeded payouts."""
-        rows = await self._all(
-            "SELECT currency, SUM(CASE kind WHEN 'charge' THEN amount_minor "
-            "ELSE -amount_minor END) AS total FROM operations "
-            "WHERE state = 'succeeded' GROUP BY currency ORDER BY currency"
-        )
+        rows = await self._all(BALANCES)
         return {row["currency"]: int(row["total"]) for row in rows}
+
+    async def report(self, day: dt.date) -> tuple[list[Operation], dict[str, int]]:
+        """``settled_on(day)`` and ``balances()`` read in one transaction, so they agree."""
+        async with self._transaction() as conn:
+            async with conn.execute(SETTLED_ON, _day_bounds(day)) as cursor:
+                settled = [_operation(row) for row in await cursor.fetchall()]
+            async with conn.execute(BALANCES) as cursor:
+                totals = {row["currency"]: int(row["total"]) for row in await cursor.fetchall()}
+        return settled, totals
 
     # --- callback outbox ------------------------------------------------------------------
 

@@ -11,8 +11,10 @@ from pydantic import BaseModel, Field
 
 from courtyard.api.deps import CurrentIdentity, RuntimeDep
 from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS, problem_doc
+from courtyard.api.runtime import Runtime
 from courtyard.core.currencies import exponent
 from courtyard.core.errors import InvalidInput
+from courtyard.domains.accounts import Identity
 from courtyard.domains.wallet import TransferRequest
 from courtyard.domains.wallet.idempotency import Answer, check_key
 from courtyard.domains.wallet.statements import StatementQuery, to_csv
@@ -116,6 +118,15 @@ async def post_transfer(
     """Send money to someone you have a direct conversation with. It leaves your balance at
     once, shows as a card in your chat, and waits for them to accept or return it; after 24
     hours it comes back to you. Needs your payment PIN and an `Idempotency-Key`."""
+    result = await create_transfer(runtime, identity, idempotency_key, body)
+    return answer(result, 201)
+
+
+async def create_transfer(
+    runtime: Runtime, identity: Identity, idempotency_key: str | None, body: CreateTransfer
+) -> Answer:
+    """The one service call behind ``POST /v1/wallet/transfers`` and the sync socket's
+    ``wallet.transfer`` frame: same checks, same codes, same idempotency."""
     key = check_key(idempotency_key)
     amount = runtime.wallet.policy.parse(body.amount, body.currency)
     request = TransferRequest(
@@ -126,7 +137,7 @@ async def post_transfer(
         memo_conversation_id=body.memo.conversation_id if body.memo else None,
         memo_seq=body.memo.seq if body.memo else None,
     )
-    return answer(await runtime.wallet.transfers.do_create(identity, key, request), 201)
+    return await runtime.wallet.transfers.do_create(identity, key, request)
 
 
 @router.get("/transfers")

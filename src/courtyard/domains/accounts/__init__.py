@@ -8,6 +8,12 @@ from courtyard.domains.accounts.errors import (
     UsernameTaken,
     WeakPassword,
 )
+from courtyard.domains.accounts.operator_log import OperatorActionRecord, OperatorActionsLog
+from courtyard.domains.accounts.operator_sessions import (
+    NewSession,
+    OperatorSessions,
+    SignedInOperator,
+)
 from courtyard.domains.accounts.operators import (
     OPERATOR_ROLES,
     OperatorsService,
@@ -22,6 +28,7 @@ from courtyard.domains.accounts.service import (
     existing_devices,
     existing_users,
     get_profiles,
+    get_user_id_by_username,
 )
 from courtyard.domains.accounts.throttle import LoginThrottle, ThrottleLimits
 
@@ -36,7 +43,12 @@ __all__ = [
     "LoginResult",
     "LoginThrottle",
     "LoginThrottled",
+    "NewSession",
+    "OperatorActionRecord",
+    "OperatorActionsLog",
+    "OperatorSessions",
     "OperatorsService",
+    "SignedInOperator",
     "ThrottleLimits",
     "UsernameTaken",
     "WeakPassword",
@@ -45,5 +57,6 @@ __all__ = [
     "existing_devices",
     "existing_users",
     "get_profiles",
+    "get_user_id_by_username",
     "record_operator_action",
 ]

@@ -65,7 +65,8 @@ class LoginFailure(Base):
     """One failed login, counted against a throttle key for a sliding window, then purged.
 
     ``scope_key`` is ``acct:<username>`` (whether or not the account exists, so throttling
-    reveals nothing) or ``addr:<sha256 of the client address>``.
+    reveals nothing) or ``addr:<sha256 of the client address>``; operator sign-ins count
+    under ``op:acct:…`` and ``op:addr:…``.
     """
 
     __tablename__ = "login_failures"
@@ -109,4 +110,23 @@ class OperatorAction(Base):
     __table_args__ = (
         Index("ix_operator_actions_at", "at"),
         Index("ix_operator_actions_target", "target"),
+    )
+
+
+class OperatorSession(Base):
+    """A signed-in operator's console session, stored only as the SHA-256 of its cookie
+    token. It ends after 30 idle minutes, 12 hours in all, or at sign-out."""
+
+    __tablename__ = "operator_sessions"
+
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("operators.operator_id", ondelete="CASCADE")
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_operator_sessions_operator_id", "operator_id"),
+        Index("ix_operator_sessions_last_seen_at", "last_seen_at"),
     )

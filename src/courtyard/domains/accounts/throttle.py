@@ -46,18 +46,24 @@ class Attempt:
 
 
 class LoginThrottle:
-    def __init__(self, db: Database, clock: Clock, limits: ThrottleLimits) -> None:
+    """``namespace`` prefixes every key, so one table serves several sign-in surfaces (member
+    logins with ``""``, the operator console with ``"op:"``) without sharing their counts."""
+
+    def __init__(
+        self, db: Database, clock: Clock, limits: ThrottleLimits, *, namespace: str = ""
+    ) -> None:
         self.db = db
         self.clock = clock
         self.limits = limits
+        self.namespace = namespace
 
     async def begin(self, username: str, address: str | None) -> Attempt:
         """Record a pending failure for this attempt; raise ``LoginThrottled`` over a limit."""
-        keys = [account_key(username)]
+        keys = [self.namespace + account_key(username)]
         limits = [self.limits.per_account]
         addr = address_key(address)
         if addr is not None:
-            keys.append(addr)
+            keys.append(self.namespace + addr)
             limits.append(self.limits.per_address)
         attempt = Attempt(keys=keys, failure_id=new_id())
         now = self.clock.now()

@@ -3,15 +3,19 @@
 from courtyard.domains.jobs.claims import LEASE, MAX_ATTEMPTS, Job, Outcome, backoff, bucket_of
 from courtyard.domains.jobs.errors import InvalidOutcome, JobNotFailed, UnknownJobKind
 from courtyard.domains.jobs.service import (
+    DUE_JOBS,
     DueJobs,
     ExternalHandler,
     JobStatus,
     LocalHandler,
+    complete_leased,
     error_code,
+    job_row,
     schedule,
 )
 
 __all__ = [
+    "DUE_JOBS",
     "LEASE",
     "MAX_ATTEMPTS",
     "DueJobs",
@@ -25,6 +29,8 @@ __all__ = [
     "UnknownJobKind",
     "backoff",
     "bucket_of",
+    "complete_leased",
     "error_code",
+    "job_row",
     "schedule",
 ]

@@ -13,14 +13,15 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from courtyard.core.clock import Clock
 from courtyard.core.errors import CourtyardError
 from courtyard.db import Database, Tx
+from courtyard.domains.accounts import record_operator_action
 from courtyard.domains.jobs.claims import (
     Job,
     Outcome,
@@ -35,6 +36,8 @@ from courtyard.domains.jobs.errors import InvalidOutcome, JobNotFailed, UnknownJ
 from courtyard.domains.jobs.models import DueJob
 
 log = logging.getLogger(__name__)
+
+DUE_JOBS = cast(Table, DueJob.__table__)
 
 LocalHandler = Callable[[Tx, Job], Awaitable[Outcome]]
 ExternalHandler = Callable[[Job], Awaitable[Outcome]]
@@ -70,28 +73,39 @@ async def schedule(
     """Schedule ``kind`` for ``ref_id`` at ``due_at`` inside the caller's transaction, so the
     job exists if and only if the flow does. Returns False if the job already existed
     (scheduling twice is a no-op, whatever the second call's ``due_at``)."""
-    job_id = job_id or f"{kind}:{ref_id}"
-    if len(kind) > 64 or len(ref_id) > 128 or len(job_id) > 200:
-        raise ValueError("job kind, ref_id or job_id too long")
     build = (
         postgresql.insert if tx.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     )
-    statement = (
-        build(DueJob)
-        .values(
-            bucket=bucket_of(job_id),
-            job_id=job_id,
-            kind=kind,
-            ref_id=ref_id,
-            due_at=due_at,
-            state="pending",
-            attempts=0,
-            created_at=now,
-        )
-        .on_conflict_do_nothing()
-    )
-    result = await tx.session.execute(statement)
+    row = job_row(kind, ref_id, due_at, job_id=job_id, now=now)
+    result = await tx.session.execute(build(DueJob).values(**row).on_conflict_do_nothing())
     return bool(getattr(result, "rowcount", 0))
+
+
+def job_row(
+    kind: str, ref_id: str, due_at: dt.datetime, *, job_id: str | None = None, now: dt.datetime
+) -> dict[str, Any]:
+    """The ``due_jobs`` row ``schedule`` inserts, for callers that write many at once in
+    their own statement (``DUE_JOBS``, ``ON CONFLICT DO NOTHING``), e.g. a transfer batch."""
+    job_id = job_id or f"{kind}:{ref_id}"
+    if len(kind) > 64 or len(ref_id) > 128 or len(job_id) > 200:
+        raise ValueError("job kind, ref_id or job_id too long")
+    return {
+        "bucket": bucket_of(job_id),
+        "job_id": job_id,
+        "kind": kind,
+        "ref_id": ref_id,
+        "due_at": due_at,
+        "state": "pending",
+        "attempts": 0,
+        "created_at": now,
+    }
+
+
+async def complete_leased(tx: Tx, job: Job, outcome: Outcome, *, now: dt.datetime) -> bool:
+    """Mark a leased (external) job done inside the transaction that applies its result, so
+    the result and "done" commit together. False if the job is no longer pending (another
+    node's run, after this lease ran out, finished it first): the caller rolls back."""
+    return await finish_external(tx.session, job, outcome, now)
 
 
 def error_code(exc: BaseException) -> str:
@@ -211,8 +225,10 @@ class DueJobs:
         else:
             log.warning("due job failed; will retry", extra=context, exc_info=exc)
 
-    async def retry_failed(self, job_id: str) -> None:
-        """Put a failed job back to pending, due now, with a fresh count of attempts."""
+    async def retry_failed(self, job_id: str, *, operator_id: str | None = None) -> None:
+        """Put a failed job back to pending, due now, with a fresh count of attempts. With
+        ``operator_id`` (the admin console) the operator's action is recorded in the same
+        transaction."""
         async with self.db.transaction() as tx:
             result = await tx.session.execute(
                 update(DueJob)
@@ -226,6 +242,10 @@ class DueJobs:
             )
             if not getattr(result, "rowcount", 0):
                 raise JobNotFailed()
+            if operator_id is not None:
+                await record_operator_action(
+                    tx, self.clock, operator_id, "jobs.retry", f"job:{job_id}"
+                )
 
     async def get_job(self, job_id: str) -> JobStatus | None:
         """The job ``job_id``, in whatever state, or None."""

@@ -1,5 +1,6 @@
 """Conversations (1:1 and groups) and their end-to-end encrypted timelines."""
 
+from courtyard.domains.messaging.batch_store import BatchStore, StreamRow, sqlite_time, store_for
 from courtyard.domains.messaging.messages import MessagesService
 from courtyard.domains.messaging.schemas import (
     Admission,
@@ -16,12 +17,14 @@ from courtyard.domains.messaging.schemas import (
     SetRole,
     Typing,
 )
+from courtyard.domains.messaging.sending import SendRate
 from courtyard.domains.messaging.service import ConversationsService
-from courtyard.domains.messaging.timeline import CONVERSATION_EVENT, Timeline
+from courtyard.domains.messaging.timeline import CONVERSATION_EVENT, Timeline, columns_to_wire
 
 __all__ = [
     "CONVERSATION_EVENT",
     "Admission",
+    "BatchStore",
     "ConversationOut",
     "ConversationsService",
     "CreateConversation",
@@ -33,8 +36,13 @@ __all__ = [
     "ReadReceipt",
     "Rename",
     "SendMessage",
+    "SendRate",
     "SentOut",
     "SetRole",
+    "StreamRow",
     "Timeline",
     "Typing",
+    "columns_to_wire",
+    "sqlite_time",
+    "store_for",
 ]

@@ -1,6 +1,8 @@
 """The nine statements of a send batch (``sending.BatchWrite``), for each backend.
 
-``CoreBatchStore`` runs them as SQLAlchemy Core statements on any connection (PostgreSQL).
+``CoreBatchStore`` runs them as SQLAlchemy Core statements on any connection;
+``PgBatchStore`` (batch_store_pg.py) as PostgreSQL text that does not change with the batch's
+size.
 ``SqliteBatchStore`` runs the same SQL directly on the ``sqlite3`` connection inside the
 writer's thread (``Database.write_sync``): on SQLite, SQLAlchemy's per-statement execution
 machinery costs several times what SQLite itself spends, and a batch's statements are few
@@ -20,6 +22,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Connection, Table, bindparam, select, tuple_, update
 
 from courtyard.db import json_dumps
+from courtyard.domains.messaging.batch_store_pg import PgBatchStore
 from courtyard.domains.messaging.models import Conversation, Member, MessageTxn, TimelineEvent
 from courtyard.streams.events import StreamEvent, StreamHead
 
@@ -51,11 +54,19 @@ class BatchStore(Protocol):
 
     def insert_stream(self, rows: list[StreamRow]) -> None: ...
 
+    def write_events(self, last_seq: dict[str, int], events: list[dict[str, Any]]) -> None:
+        """``set_last_seq`` and ``insert_timeline`` (one round trip where that matters)."""
+
+    def write_stream(self, positions: dict[str, int], rows: list[StreamRow]) -> None:
+        """``set_heads`` and ``insert_stream`` (one round trip where that matters)."""
+
 
 def store_for(conn: Connection) -> BatchStore:
-    """The fastest store for ``conn``'s backend."""
+    """The fastest store for ``conn``'s backend (SQLAlchemy Core for any other)."""
     if conn.dialect.name == "sqlite":
         return SqliteBatchStore(cast(sqlite3.Connection, conn.connection.dbapi_connection))
+    if conn.dialect.name == "postgresql":
+        return PgBatchStore(conn)
     return CoreBatchStore(conn)
 
 
@@ -140,6 +151,14 @@ class CoreBatchStore:
         keys = ("user_id", "position", "event_id", "type", "content", "created_at")
         self.conn.execute(_stream.insert(), [dict(zip(keys, row, strict=True)) for row in rows])
 
+    def write_events(self, last_seq: dict[str, int], events: list[dict[str, Any]]) -> None:
+        self.set_last_seq(last_seq)
+        self.insert_timeline(events)
+
+    def write_stream(self, positions: dict[str, int], rows: list[StreamRow]) -> None:
+        self.set_heads(positions)
+        self.insert_stream(rows)
+
 
 class SqliteBatchStore:
     """The same statements as plain SQL on the ``sqlite3`` connection (SQLite has no
@@ -205,6 +224,14 @@ class SqliteBatchStore:
             "VALUES (?,?,?,?,?,?)",
             values,
         )
+
+    def write_events(self, last_seq: dict[str, int], events: list[dict[str, Any]]) -> None:
+        self.set_last_seq(last_seq)
+        self.insert_timeline(events)
+
+    def write_stream(self, positions: dict[str, int], rows: list[StreamRow]) -> None:
+        self.set_heads(positions)
+        self.insert_stream(rows)
 
 
 def sqlite_time(value: dt.datetime) -> str:

@@ -16,11 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from courtyard.core.clock import Clock
 from courtyard.core.ids import new_id
 from courtyard.db import Tx
+from courtyard.db.pg_bulk import one_of
 from courtyard.domains.messaging.errors import ConversationNotFound
 from courtyard.domains.messaging.models import Conversation, DirectPair, Member, TimelineEvent
 from courtyard.streams import StreamStore
 
 CONVERSATION_EVENT = "conversation.event"
+_DIRECT_PAIRS = {  # built once: building a statement costs more than running it
+    dialect: select(DirectPair.pair_key, DirectPair.conversation_id).where(
+        one_of(DirectPair.pair_key, "keys", dialect)
+    )
+    for dialect in ("postgresql", "sqlite")
+}
 
 
 def event_to_wire(event: TimelineEvent) -> dict[str, Any]:
@@ -123,6 +130,20 @@ class Timeline:
         """The id of the direct conversation between two users, if they have one."""
         pair = await session.get(DirectPair, ":".join(sorted([user_a, user_b])))
         return None if pair is None else pair.conversation_id
+
+    @staticmethod
+    async def direct_conversations(
+        session: AsyncSession, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], str]:
+        """``direct_conversation`` for many pairs in one statement: each given pair (as
+        given) that has a direct conversation, and its id."""
+        wanted = {pair: ":".join(sorted(pair)) for pair in pairs}
+        if not wanted:
+            return {}
+        statement = _DIRECT_PAIRS[session.get_bind().dialect.name]
+        rows = await session.execute(statement, {"keys": sorted(set(wanted.values()))})
+        found = {row[0]: row[1] for row in rows}
+        return {pair: found[key] for pair, key in wanted.items() if key in found}
 
     @staticmethod
     async def joined_kind(session: AsyncSession, conversation_id: str, user_id: str) -> str | None:

@@ -80,6 +80,25 @@ class AccountDirectory:
         key = owner_key("system", None, purpose, currency, provider)
         return _must(await self._find(key), key)
 
+    async def ensure_biller(self, biller_id: str, currency: str) -> AccountRef:
+        """What users have paid a biller: cached, never negative, in its one currency."""
+        return await self._ensure("biller", biller_id, "main", currency, None)
+
+    async def existing_biller(self, biller_id: str, currency: str) -> AccountRef:
+        key = owner_key("biller", biller_id, "main", currency, None)
+        return _must(await self._find(key), key)
+
+    async def ensure_merchant(self, merchant_id: str, currency: str) -> AccountRef:
+        """What payers have paid a merchant in ``currency``: cached, never negative."""
+        return await self._ensure("merchant", merchant_id, "main", currency, None)
+
+    async def find_merchant(self, merchant_id: str, currency: str) -> AccountRef | None:
+        return await self._find(owner_key("merchant", merchant_id, "main", currency, None))
+
+    async def existing_merchant(self, merchant_id: str, currency: str) -> AccountRef:
+        """A merchant account that must exist (inside a money transaction)."""
+        return _must(await self.find_merchant(merchant_id, currency), f"merchant {merchant_id}")
+
     async def user_accounts(self, user_id: str) -> list[AccountRef]:
         """The user's main accounts, one per currency they have used."""
         async with self.db.read() as session:

@@ -1,20 +1,30 @@
-"""Re-check the whole ledger against its invariants; report findings, change nothing.
+"""Re-check the ledger against its invariants; report findings, change nothing.
 
-Run by ``courtyard admin wallet audit`` and by the tests after every step of the state
-machine and at the end of the bank-under-fire run. Each check is one query over what the
-database holds, so it finds a corrupted row however it got there.
+Run by the 10-minute ``wallet.audit`` job and ``courtyard admin wallet audit`` (through
+``audit_runs``), and by the tests after every step of the state machine and at the end of the
+bank-under-fire run. Each check is one query over what the database holds, so it finds a
+corrupted row however it got there. Given an ``AuditWindow`` the per-entry and per-account
+checks look only at what was written in that window (docs/wallet.md, "Audit").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, exists, func, literal, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, literal, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from courtyard.db import Database
 from courtyard.domains.wallet.models import LedgerAccount, LedgerEntry, LedgerPosting
+
+# Which findings name an entry and which an account: a later incremental run re-checks them.
+ENTRY_CHECKS = frozenset({"entry_balanced", "posting_has_entry", "entry_has_postings",
+                          "entry_currency"})  # fmt: skip
+ACCOUNT_CHECKS = frozenset({"cached_equals_derived", "not_negative"})
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,25 +46,90 @@ class AuditReport:
         return not self.findings
 
 
-async def audit_ledger(db: Database) -> AuditReport:
+@dataclass(frozen=True, slots=True)
+class AuditWindow:
+    """Limit the per-entry and per-account checks to entries and postings created in
+    ``[since, until)`` (``since`` None: from the beginning), plus the ``entries`` and
+    ``accounts`` named here (an earlier run's findings, so a finding stays until it is gone).
+
+    Cached-versus-derived balances of the accounts in scope are still summed over all their
+    postings, and the whole-ledger sums per currency are always checked in full.
+    """
+
+    since: dt.datetime | None
+    until: dt.datetime
+    entries: frozenset[str] = frozenset()
+    accounts: frozenset[str] = frozenset()
+
+    def postings_written(self) -> ColumnElement[bool]:
+        return _within(LedgerPosting.created_at, self.since, self.until)
+
+    def entry_in_scope(self, column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+        """``column`` names an entry written in the window (by its entry row or by any of
+        its postings) or one of ``entries``."""
+        written = union(
+            select(LedgerPosting.entry_id).where(self.postings_written()),
+            select(LedgerEntry.entry_id).where(
+                _within(LedgerEntry.created_at, self.since, self.until)
+            ),
+        )
+        return column.in_(written) | column.in_(sorted(self.entries))
+
+    def account_in_scope(self, column: InstrumentedAttribute[str]) -> ColumnElement[bool]:
+        """``column`` names an account with a posting written in the window or on one of
+        ``entries``, or one of ``accounts``."""
+        touched = select(LedgerPosting.account_id).where(
+            self.postings_written() | LedgerPosting.entry_id.in_(sorted(self.entries))
+        )
+        return column.in_(touched) | column.in_(sorted(self.accounts))
+
+
+def _within(
+    column: InstrumentedAttribute[dt.datetime], since: dt.datetime | None, until: dt.datetime
+) -> ColumnElement[bool]:
+    before = column < until
+    return before if since is None else and_(column >= since, before)
+
+
+def _scoped(query: _Query, condition: ColumnElement[bool] | None) -> _Query:
+    return query if condition is None else query.where(condition)
+
+
+async def audit_ledger(db: Database, window: AuditWindow | None = None) -> AuditReport:
     """Every entry balanced per currency with ≥ 2 postings and no orphans; the ledger sums to
     zero per currency; cached balances equal the postings' sum and the newest
-    ``balance_after``; no account below zero that may not be."""
+    ``balance_after``; no account below zero that may not be. Without ``window``, everything;
+    the counts in the report are of what was checked."""
     report = AuditReport()
     async with db.read() as session:
-        report.accounts = await session.scalar(select(func.count()).select_from(LedgerAccount)) or 0
-        report.entries = await session.scalar(select(func.count()).select_from(LedgerEntry)) or 0
-        report.postings = await session.scalar(select(func.count()).select_from(LedgerPosting)) or 0
+        report.accounts, report.entries, report.postings = await _counts(session, window)
         for check in (_unbalanced, _orphans, _currency_totals, _cached_balances, _negatives):
-            report.findings.extend(await check(session))
+            report.findings.extend(await check(session, window))
     return report
 
 
-async def _unbalanced(session: AsyncSession) -> list[Finding]:
-    rows = await session.execute(
+async def _counts(session: AsyncSession, window: AuditWindow | None) -> tuple[int, int, int]:
+    def count(model: Any, condition: ColumnElement[bool] | None) -> Any:
+        return _scoped(select(func.count()).select_from(model), condition)
+
+    accounts = window.account_in_scope(LedgerAccount.account_id) if window else None
+    entries = window.entry_in_scope(LedgerEntry.entry_id) if window else None
+    postings = window.postings_written() if window else None
+    return (
+        await session.scalar(count(LedgerAccount, accounts)) or 0,
+        await session.scalar(count(LedgerEntry, entries)) or 0,
+        await session.scalar(count(LedgerPosting, postings)) or 0,
+    )
+
+
+async def _unbalanced(session: AsyncSession, window: AuditWindow | None) -> list[Finding]:
+    query = (
         select(LedgerPosting.entry_id, LedgerPosting.currency, func.sum(LedgerPosting.amount_minor))
         .group_by(LedgerPosting.entry_id, LedgerPosting.currency)
         .having((func.sum(LedgerPosting.amount_minor) != 0) | (func.count() < 2))
+    )
+    rows = await session.execute(
+        _scoped(query, window.entry_in_scope(LedgerPosting.entry_id) if window else None)
     )
     return [
         Finding("entry_balanced", entry_id, {"currency": currency, "sum_minor": int(total)})
@@ -62,23 +137,34 @@ async def _unbalanced(session: AsyncSession) -> list[Finding]:
     ]
 
 
-async def _orphans(session: AsyncSession) -> list[Finding]:
+async def _orphans(session: AsyncSession, window: AuditWindow | None) -> list[Finding]:
+    in_postings = window.entry_in_scope(LedgerPosting.entry_id) if window else None
+    in_entries = window.entry_in_scope(LedgerEntry.entry_id) if window else None
     postings = await session.scalars(
-        select(LedgerPosting.entry_id)
-        .where(~exists().where(LedgerEntry.entry_id == LedgerPosting.entry_id))
-        .distinct()
+        _scoped(
+            select(LedgerPosting.entry_id)
+            .where(~exists().where(LedgerEntry.entry_id == LedgerPosting.entry_id))
+            .distinct(),
+            in_postings,
+        )
     )
     entries = await session.scalars(
-        select(LedgerEntry.entry_id).where(
-            ~exists().where(LedgerPosting.entry_id == LedgerEntry.entry_id)
+        _scoped(
+            select(LedgerEntry.entry_id).where(
+                ~exists().where(LedgerPosting.entry_id == LedgerEntry.entry_id)
+            ),
+            in_entries,
         )
     )
     found = [Finding("posting_has_entry", e, {}) for e in postings]
     found += [Finding("entry_has_postings", e, {}) for e in entries]
     currencies = await session.execute(
-        select(LedgerPosting.entry_id, LedgerEntry.currency, LedgerPosting.currency)
-        .join(LedgerEntry, LedgerEntry.entry_id == LedgerPosting.entry_id)
-        .where(LedgerEntry.currency != LedgerPosting.currency)
+        _scoped(
+            select(LedgerPosting.entry_id, LedgerEntry.currency, LedgerPosting.currency)
+            .join(LedgerEntry, LedgerEntry.entry_id == LedgerPosting.entry_id)
+            .where(LedgerEntry.currency != LedgerPosting.currency),
+            in_postings,
+        )
     )
     found += [
         Finding("entry_currency", e, {"entry": ec, "posting": pc}) for e, ec, pc in currencies
@@ -86,7 +172,8 @@ async def _orphans(session: AsyncSession) -> list[Finding]:
     return found
 
 
-async def _currency_totals(session: AsyncSession) -> list[Finding]:
+async def _currency_totals(session: AsyncSession, _window: AuditWindow | None) -> list[Finding]:
+    # Always the whole ledger: a forged posting anywhere, in any window, shows here.
     rows = await session.execute(
         select(LedgerPosting.currency, func.sum(LedgerPosting.amount_minor))
         .group_by(LedgerPosting.currency)
@@ -95,15 +182,15 @@ async def _currency_totals(session: AsyncSession) -> list[Finding]:
     return [Finding("ledger_sums_to_zero", c, {"sum_minor": int(t)}) for c, t in rows]
 
 
-async def _cached_balances(session: AsyncSession) -> list[Finding]:
-    derived = (
+async def _cached_balances(session: AsyncSession, window: AuditWindow | None) -> list[Finding]:
+    in_scope = window.account_in_scope(LedgerPosting.account_id) if window else None
+    derived = _scoped(
         select(
             LedgerPosting.account_id.label("account_id"),
             func.sum(LedgerPosting.amount_minor).label("total"),
-        )
-        .group_by(LedgerPosting.account_id)
-        .subquery()
-    )
+        ).group_by(LedgerPosting.account_id),
+        in_scope,
+    ).subquery()
     newest = (
         select(LedgerPosting.balance_after)
         .where(
@@ -116,14 +203,17 @@ async def _cached_balances(session: AsyncSession) -> list[Finding]:
         .scalar_subquery()
     )
     rows = await session.execute(
-        select(
-            LedgerAccount.account_id,
-            LedgerAccount.balance_minor,
-            func.coalesce(derived.c.total, literal(0)),
-            newest,
+        _scoped(
+            select(
+                LedgerAccount.account_id,
+                LedgerAccount.balance_minor,
+                func.coalesce(derived.c.total, literal(0)),
+                newest,
+            )
+            .outerjoin(derived, derived.c.account_id == LedgerAccount.account_id)
+            .where(LedgerAccount.cached.is_(True)),
+            window.account_in_scope(LedgerAccount.account_id) if window else None,
         )
-        .outerjoin(derived, derived.c.account_id == LedgerAccount.account_id)
-        .where(LedgerAccount.cached.is_(True))
     )
     found = []
     for account_id, cached, total, last_after in rows:
@@ -134,14 +224,17 @@ async def _cached_balances(session: AsyncSession) -> list[Finding]:
     return found
 
 
-async def _negatives(session: AsyncSession) -> list[Finding]:
+async def _negatives(session: AsyncSession, window: AuditWindow | None) -> list[Finding]:
     total = func.sum(LedgerPosting.amount_minor)
     rows = await session.execute(
-        select(LedgerAccount.account_id, LedgerAccount.purpose, total)
-        .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.account_id)
-        .where(LedgerAccount.allow_negative.is_(False))
-        .group_by(LedgerAccount.account_id, LedgerAccount.purpose)
-        .having(total < 0)
+        _scoped(
+            select(LedgerAccount.account_id, LedgerAccount.purpose, total)
+            .join(LedgerPosting, LedgerPosting.account_id == LedgerAccount.account_id)
+            .where(LedgerAccount.allow_negative.is_(False))
+            .group_by(LedgerAccount.account_id, LedgerAccount.purpose)
+            .having(total < 0),
+            window.account_in_scope(LedgerAccount.account_id) if window else None,
+        )
     )
     return [
         Finding("not_negative", a, {"purpose": purpose, "derived": int(t)})

@@ -143,6 +143,33 @@ class RangeTooLong(InvalidInput):
     title = "A statement covers at most 366 days"
 
 
+class BillerNotFound(NotFound):
+    code = "biller_not_found"
+    title = "No such biller, or it takes no payments now"
+
+
+class BillNotFound(NotFound):
+    code = "bill_not_found"
+    title = "No such bill"
+
+
+class InvalidReference(InvalidInput):
+    code = "invalid_reference"
+    title = "The reference is not one this biller issues"
+
+
+class AmountOutOfBounds(InvalidInput):
+    code = "amount_out_of_bounds"
+    title = "The amount is outside what this biller accepts"
+
+
+class InvalidBiller(InvalidInput):
+    """An operator's biller registration that cannot work (a bad pattern or bounds)."""
+
+    code = "invalid_biller"
+    title = "The biller's details are not valid"
+
+
 class InvalidCallback(InvalidInput):
     code = "invalid_callback"
     title = "The signed callback is not an event this server understands"
@@ -154,6 +181,47 @@ class ProviderRefused(Conflict):
 
     code = "provider_refused"
     title = "The payment provider refused the operation"
+
+
+class InvalidProviderReport(Unavailable):
+    """The provider's (correctly signed) report is not one we can read; the reconciliation
+    job retries it later."""
+
+    code = "invalid_provider_report"
+    title = "The payment provider's report cannot be read"
+
+
+# --- reconciliation exceptions and their resolution (docs/wallet.md, "Reconciliation") ---
+
+
+class InvalidResolution(InvalidInput):
+    code = "invalid_resolution"
+    title = "A resolution is applied_provider_status, adjusted or dismissed"
+
+
+class NoteRequired(InvalidInput):
+    code = "note_required"
+    title = "A resolution needs a note of 1-500 characters saying why"
+
+
+class OperatorNotAllowed(PermissionDenied):
+    code = "operator_not_allowed"
+    title = "Only a finance or admin operator may resolve reconciliation exceptions"
+
+
+class ReconciliationItemNotFound(NotFound):
+    code = "reconciliation_item_not_found"
+    title = "No such reconciliation item"
+
+
+class ItemAlreadyResolved(Conflict):
+    code = "item_already_resolved"
+    title = "This reconciliation item has been resolved already"
+
+
+class ResolutionNotApplicable(Conflict):
+    code = "resolution_not_applicable"
+    title = "This resolution does not apply to this item as things stand"
 
 
 class NotEligible(PermissionDenied):
@@ -194,3 +262,56 @@ class RedPacketCapExceeded(InvalidInput):
 class TooManyShares(InvalidInput):
     code = "too_many_shares"
     title = "A red packet has too many shares"
+
+
+# --- merchants, QR codes and payments (docs/wallet.md, "Merchants and QR payments") -------
+
+
+class MerchantNotFound(NotFound):
+    code = "merchant_not_found"
+    title = "No such merchant"
+
+
+class MerchantUnavailable(Conflict):
+    code = "merchant_unavailable"
+    title = "This merchant is not taking payments now"
+
+
+class QrNotFound(NotFound):
+    code = "qr_not_found"
+    title = "No such payment code"
+
+
+class QrRevoked(Conflict):
+    code = "qr_revoked"
+    title = "This payment code has been withdrawn by the merchant"
+
+
+class AmountMismatch(InvalidInput):
+    code = "amount_mismatch"
+    title = "This code is for another amount"
+
+
+class SelfPayment(InvalidInput):
+    code = "self_payment"
+    title = "You cannot pay your own merchant"
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+    title = "No such payment"
+
+
+class NotMerchantOwner(PermissionDenied):
+    code = "not_merchant_owner"
+    title = "Only the merchant's owner can refund a payment"
+
+
+class RefundExceedsPayment(Conflict):
+    code = "refund_exceeds_payment"
+    title = "The refunds would exceed what was paid"
+
+
+class RefundWindowClosed(Conflict):
+    code = "refund_window_closed"
+    title = "This payment is too old to be refunded"

@@ -14,7 +14,7 @@ import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import delete, select, update
@@ -33,6 +33,8 @@ from courtyard.domains.wallet.errors import (
     InsufficientFunds,
     InvalidIdempotencyKey,
     RedPacketExists,
+    RefundExceedsPayment,
+    RefundWindowClosed,
     TransferExists,
 )
 from courtyard.domains.wallet.flow_models import WalletIdempotency
@@ -44,6 +46,8 @@ _REFUSALS_KEPT_FOR_THE_KEY: tuple[type[CourtyardError], ...] = (
     AccountFrozen,
     TransferExists,
     RedPacketExists,
+    RefundExceedsPayment,
+    RefundWindowClosed,
 )
 STORED_REFUSALS: dict[str, type[CourtyardError]] = {
     cls.code: cls for cls in _REFUSALS_KEPT_FOR_THE_KEY
@@ -180,8 +184,22 @@ async def _stored(session: AsyncSession, request: Request) -> Answer | None:
             )
         )
     ).one_or_none()
-    if row is None:
-        return None
+    return None if row is None else stored_answer(request, StoredKey(*row))
+
+
+class StoredKey(NamedTuple):
+    """A bound key's row as ``stored_answer`` judges it."""
+
+    operation: str
+    request_hash: str
+    outcome: str | None
+    response: dict[str, Any] | None
+    created_at: dt.datetime
+
+
+def stored_answer(request: Request, row: StoredKey) -> Answer:
+    """What a request whose key is bound gets: the first answer as a replay, the stored
+    refusal raised again, or ``idempotency_key_reused`` if it asks for something else."""
     if row.operation != request.operation or row.request_hash != request.hash:
         raise IdempotencyKeyReused(
             operation=row.operation, created_at=row.created_at.isoformat().replace("+00:00", "Z")

@@ -23,6 +23,7 @@ from courtyard.core.ids import new_id
 from courtyard.core.money import Money
 from courtyard.db import Tx
 from courtyard.domains.wallet.accounts import AccountRef
+from courtyard.domains.wallet.commerce_models import Merchant
 from courtyard.domains.wallet.errors import (
     AccountFrozen,
     DailyLimitExceeded,
@@ -67,7 +68,9 @@ class Posted:
 
 
 @dataclass(slots=True)
-class _Locked:
+class LockedAccount:
+    """A cached account's row as read under its lock, as the transaction has left it."""
+
     balance: int
     allow_negative: bool
     status: str
@@ -82,7 +85,7 @@ class Book:
     tx: Tx
     clock: Clock
     streams: StreamStore
-    _locked: dict[str, _Locked] = field(default_factory=dict)
+    _locked: dict[str, LockedAccount] = field(default_factory=dict)
     _entries: list[str] = field(default_factory=list)
     _events: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
@@ -107,7 +110,7 @@ class Book:
             .with_for_update()
         )
         for row in rows:
-            self._locked[row.account_id] = _Locked(
+            self._locked[row.account_id] = LockedAccount(
                 balance=row.balance_minor,
                 allow_negative=row.allow_negative,
                 status=row.status,
@@ -160,7 +163,7 @@ class Book:
             await self._write_balance(account_id, balance, entry_id, now)
         self._entries.append(entry_id)
         posted = Posted(entry_id, draft.kind, currency, now, after)
-        self._announce(draft, posted)
+        self._announce(draft, posted, await self._merchant_owners(draft, after))
         return posted
 
     def emit(self, user_id: str, type_: str, content: dict[str, Any]) -> None:
@@ -185,35 +188,7 @@ class Book:
             raise UnbalancedEntry(f"entries do not balance: {bad}")
 
     def _apply(self, draft: EntryDraft, today: dt.date) -> dict[str, int]:
-        """New balances of the cached accounts ``draft`` touches, with the debit checks."""
-        after: dict[str, int] = {}
-        limits: dict[str, int] = {}  # account id -> today's new total; kept only if all pass
-        for leg in draft.legs:
-            if not leg.account.cached:
-                continue
-            locked = self._locked[leg.account.account_id]
-            balance = after.get(leg.account.account_id, locked.balance) + leg.amount_minor
-            if leg.amount_minor < 0:
-                if locked.status != "open":
-                    raise AccountFrozen()
-                if balance < 0 and not locked.allow_negative:
-                    raise InsufficientFunds(
-                        balance=Money(locked.balance, leg.account.currency).to_wire()
-                    )
-                if leg.daily_limit_minor is not None:
-                    used = limits.get(leg.account.account_id)
-                    if used is None:
-                        used = locked.limit_used if locked.limit_day == today else 0
-                    limits[leg.account.account_id] = _within_limit(
-                        used, -leg.amount_minor, leg, today
-                    )
-            after[leg.account.account_id] = balance
-        for account_id, balance in after.items():
-            self._locked[account_id].balance = balance
-        for account_id, used in limits.items():
-            self._locked[account_id].limit_day = today
-            self._locked[account_id].limit_used = used
-        return after
+        return apply_draft(self._locked, draft, today)
 
     async def _write_balance(
         self, account_id: str, balance: int, entry_id: str, now: dt.datetime
@@ -233,16 +208,39 @@ class Book:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise RuntimeError(f"ledger account {account_id} vanished under its lock")
 
-    def _announce(self, draft: EntryDraft, posted: Posted) -> None:
+    async def _merchant_owners(self, draft: EntryDraft, after: dict[str, int]) -> dict[str, str]:
+        """Account id -> owning user, for the merchant accounts whose balance this entry
+        changed: a merchant's owner is told its balance as a user is told theirs."""
+        merchants = {
+            leg.account.owner_id: leg.account.account_id
+            for leg in draft.legs
+            if leg.account.owner_kind == "merchant"
+            and leg.account.owner_id is not None
+            and leg.account.account_id in after
+        }
+        if not merchants:
+            return {}
+        rows = await self.tx.session.execute(
+            select(Merchant.merchant_id, Merchant.owner_user_id).where(
+                Merchant.merchant_id.in_(sorted(merchants))
+            )
+        )
+        return {merchants[merchant_id]: owner for merchant_id, owner in rows}
+
+    def _announce(self, draft: EntryDraft, posted: Posted, merchant_owners: dict[str, str]) -> None:
         flow = {"kind": draft.flow_kind, "id": draft.flow_id} if draft.flow_id else None
         for leg in draft.legs:
             account = leg.account
-            if account.owner_kind != "user" or account.owner_id is None:
-                continue
             if account.account_id not in posted.balances:
                 continue
+            if account.owner_kind == "user":
+                owner = account.owner_id
+            else:
+                owner = merchant_owners.get(account.account_id)
+            if owner is None:
+                continue
             self.emit(
-                account.owner_id,
+                owner,
                 BALANCE_EVENT,
                 {
                     "account_id": account.account_id,
@@ -271,6 +269,41 @@ def _check_balanced(draft: EntryDraft) -> str:
     if len(sums) != 1:
         raise UnbalancedEntry(f"{draft.kind}: an entry moves one currency")
     return next(iter(sums))
+
+
+def apply_draft(
+    locked: dict[str, LockedAccount], draft: EntryDraft, today: dt.date
+) -> dict[str, int]:
+    """New balances of the cached accounts ``draft`` touches, with the debit checks
+    (``account_frozen``, ``insufficient_funds``, ``daily_limit_exceeded``); ``locked`` is
+    updated only if every leg passes. Pure: a batch of transfers applies its drafts in memory
+    with the same rules (transfer_batch.py)."""
+    after: dict[str, int] = {}
+    limits: dict[str, int] = {}  # account id -> today's new total; kept only if all pass
+    for leg in draft.legs:
+        if not leg.account.cached:
+            continue
+        state = locked[leg.account.account_id]
+        balance = after.get(leg.account.account_id, state.balance) + leg.amount_minor
+        if leg.amount_minor < 0:
+            if state.status != "open":
+                raise AccountFrozen()
+            if balance < 0 and not state.allow_negative:
+                raise InsufficientFunds(
+                    balance=Money(state.balance, leg.account.currency).to_wire()
+                )
+            if leg.daily_limit_minor is not None:
+                used = limits.get(leg.account.account_id)
+                if used is None:
+                    used = state.limit_used if state.limit_day == today else 0
+                limits[leg.account.account_id] = _within_limit(used, -leg.amount_minor, leg, today)
+        after[leg.account.account_id] = balance
+    for account_id, balance in after.items():
+        locked[account_id].balance = balance
+    for account_id, used in limits.items():
+        locked[account_id].limit_day = today
+        locked[account_id].limit_used = used
+    return after
 
 
 def _within_limit(used: int, debit: int, leg: Leg, today: dt.date) -> int:

@@ -302,16 +302,10 @@ class Operations(Flow):
         overdue = now - row.created_at >= GIVE_UP
         if status.status == "pending" and overdue and row.kind == "topup":
             status = await provider.cancel(row.operation_id)
-        report = _report(row, status)
         async with self.db.transaction() as tx:
-            if report is not None:
-                outcome = await self.states.settle(
-                    tx, row.operation_id, report, f"job:{job.job_id}"
-                )
+            outcome = await self.apply_status(tx, row.operation_id, status, f"job:{job.job_id}")
+            if outcome is not None:
                 return "skipped" if outcome == "noop" else "applied"
-            if status.status == "cancelled":  # a top-up cancelled at 24 h
-                moved = await self.states.move(tx, row, "expired", f"job:{job.job_id}")
-                return "applied" if moved else "skipped"
             if not overdue:
                 number = int(job.job_id.rsplit(":", 1)[1]) + 1
                 job_id = _check_job_id(row.kind, row.operation_id, number)
@@ -319,6 +313,23 @@ class Operations(Flow):
                     tx, job.kind, row.operation_id, now + CHECK_EVERY, job_id=job_id, now=now
                 )
         return "skipped"
+
+    async def apply_status(
+        self, tx: Tx, operation_id: str, status: ProviderStatus, initiator: str
+    ) -> str | None:
+        """Apply in ``tx`` what the provider says of an operation, as its callback would (the
+        check job and reconciliation use this): a final status settles it and the outcome is
+        ``applied``, ``noop`` or ``mismatch``; a top-up the provider cancelled expires. None
+        if the status is not final (pending, unknown)."""
+        row = await self.states.fresh(tx, operation_id)
+        report = _report(row, status)
+        if report is not None:
+            return await self.states.settle(tx, operation_id, report, initiator)
+        if status.status == "cancelled":  # a top-up cancelled (by the check job at 24 h)
+            waiting = row.state == SUBMITTED_STATE[row.kind]
+            moved = waiting and await self.states.move(tx, row, "expired", initiator)
+            return "applied" if moved else "noop"
+        return None
 
     async def _read(self, operation_id: str) -> ProviderOperation | None:
         async with self.db.read() as session:

@@ -19,18 +19,28 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import case, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from courtyard.core.clock import Clock
 from courtyard.db import Database
+from courtyard.db.pg_bulk import one_of
 from courtyard.domains.accounts import Hasher
 from courtyard.domains.wallet.errors import PinLocked, PinNotSet, WeakPin, WrongPin
 from courtyard.domains.wallet.flow_models import WalletPin
 from courtyard.streams import StreamStore
 
 PIN_EVENT = "wallet.pin"
+# (version, locked_until) of a user's PIN row: what the verification cache needs.
+PinFacts = tuple[int, dt.datetime | None]
+_FACTS = {
+    dialect: select(WalletPin.user_id, WalletPin.version, WalletPin.locked_until).where(
+        one_of(WalletPin.user_id, "user_ids", dialect)
+    )
+    for dialect in ("postgresql", "sqlite")
+}
 CACHE_FOR = dt.timedelta(minutes=10)
 ATTEMPT_SLOT_TRIES = 200
 ATTEMPT_SLOT_WAIT = 0.05  # seconds; a free slot comes as soon as one argon2id check ends
@@ -155,12 +165,10 @@ class Pins:
         now = self.clock.now()
         async with self.db.read() as session:
             row = await session.get(WalletPin, user_id)
-        if row is None:
-            raise PinNotSet()
-        if row.locked_until is not None and row.locked_until > now:
-            raise self._locked(row.locked_until, now)
-        if self._remembered(user_id, row.version, pin, now):
+        facts = (row.version, row.locked_until) if row is not None else None
+        if self.check_remembered(user_id, pin, facts):
             return
+        assert row is not None  # check_remembered raised PinNotSet otherwise
         _, version = await self._begin_attempt(user_id)
         if await self.hasher.verify(row.pin_hash, self._peppered(user_id, pin)):
             await self._finish_attempt(user_id, correct=True)
@@ -171,6 +179,28 @@ class Pins:
             await self._announce_lock(user_id, locked_until)
             raise self._locked(locked_until, now)
         raise WrongPin(attempts_left=max(0, self.policy.max_failures - failures))
+
+    @staticmethod
+    async def facts_of(session: AsyncSession, user_ids: set[str]) -> dict[str, PinFacts]:
+        """The PIN rows' versions and locks (users without a PIN are absent), in one
+        statement in the caller's session."""
+        statement = _FACTS[session.get_bind().dialect.name]
+        rows = await session.execute(statement, {"user_ids": sorted(user_ids)})
+        return {user_id: (int(version), locked_until) for user_id, version, locked_until in rows}
+
+    def check_remembered(self, user_id: str, pin: object, facts: PinFacts | None) -> bool:
+        """``check`` without I/O, on ``facts`` the caller read: raises as ``check`` does for a
+        malformed PIN, no PIN or a lock; True if this node verified ``pin`` for this PIN
+        version in the last ten minutes; False if only ``check`` (argon2id) can tell."""
+        if not isinstance(pin, str) or len(pin) > 64:
+            raise WrongPin("A PIN is 6 digits")
+        if facts is None:
+            raise PinNotSet()
+        version, locked_until = facts
+        now = self.clock.now()
+        if locked_until is not None and locked_until > now:
+            raise self._locked(locked_until, now)
+        return self._remembered(user_id, version, pin, now)
 
     async def _begin_attempt(self, user_id: str) -> tuple[int, int]:
         """Take a slot before argon2id runs: wrong PINs so far plus checks in flight stay

@@ -18,6 +18,8 @@ class WalletPolicy:
     red_packet_cap_major: int = 200
     red_packet_max_shares: int = 100
     red_packet_expiry: dt.timedelta = dt.timedelta(hours=24)
+    # How long after a payment its merchant may still refund it.
+    refund_window: dt.timedelta = dt.timedelta(days=365)
 
     def parse(self, amount: object, currency: object) -> Money:
         """The one way an amount enters the wallet: ``Money.parse`` against the enabled

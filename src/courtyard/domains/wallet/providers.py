@@ -22,6 +22,7 @@ from courtyard.core.callback_signatures import SIGNATURE_HEADER, verify
 from courtyard.core.clock import Clock
 from courtyard.domains.wallet.errors import (
     InvalidCallback,
+    InvalidProviderReport,
     ProviderRefused,
     ProviderUnavailable,
 )
@@ -72,6 +73,18 @@ class SettlementLine:
 
 
 @dataclass(frozen=True, slots=True)
+class ProviderReport:
+    """The provider's signed report: the operations it settled (reached a final state) on UTC
+    ``day``, and what it holds for us per currency at ``generated_at`` (charges succeeded
+    minus payouts succeeded, minor units)."""
+
+    day: dt.date
+    generated_at: dt.datetime
+    lines: tuple[SettlementLine, ...]
+    balances: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
 class ProviderCallback:
     """A verified callback event."""
 
@@ -95,6 +108,7 @@ class PaymentProvider(Protocol):
     async def cancel(self, operation_id: str) -> ProviderStatus: ...
     async def status(self, operation_id: str) -> ProviderStatus: ...
     async def settlements(self, day: dt.date) -> list[SettlementLine]: ...
+    async def report(self, day: dt.date) -> ProviderReport: ...
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderCallback: ...
 
 
@@ -193,12 +207,22 @@ class SandboxProvider:
         data = await self._call("GET", "/settlements", params={"day": day.isoformat()})
         return [SettlementLine(**line) for line in data["lines"]]
 
+    async def report(self, day: dt.date) -> ProviderReport:
+        """``GET /report``: its body is signed like a callback; a report that is not signed
+        with our shared secret raises ``BadSignature`` and is never used."""
+        response = await self._send("GET", "/report", params={"day": day.isoformat()})
+        self._verify(response.headers, response.content)
+        return parse_report(response.content, day)
+
     def parse_callback(self, headers: Mapping[str, str], body: bytes) -> ProviderCallback:
+        self._verify(headers, body)
+        return parse_event(body)
+
+    def _verify(self, headers: Mapping[str, str], body: bytes) -> None:
         header = next(
             (v for k, v in headers.items() if k.lower() == SIGNATURE_HEADER.lower()), None
         )
         verify(self._secret, header, body, int(self._clock.now().timestamp()))
-        return parse_event(body)
 
     async def _create(self, path: str, req: ProviderRequest) -> ProviderAccepted:
         body: dict[str, Any] = {
@@ -222,12 +246,18 @@ class SandboxProvider:
     ) -> Any:
         """The JSON answer; ``ProviderUnavailable`` for what may work later (unreachable,
         429, 5xx), ``ProviderRefused`` for a refusal that will not change."""
+        return (await self._send(method, path, json=json, params=params)).json()
+
+    async def _send(
+        self, method: str, path: str, *, json: object = None, params: dict[str, str] | None = None
+    ) -> httpx.Response:
+        """A 2xx response, or the errors of ``_call``."""
         try:
             response = await self._http.request(method, path, json=json, params=params)
         except httpx.HTTPError as exc:
             raise ProviderUnavailable("The payment provider cannot be reached") from exc
         if response.is_success:
-            return response.json()
+            return response
         if response.status_code == 429 or response.status_code >= 500:
             raise ProviderUnavailable(f"The payment provider answered {response.status_code}")
         try:
@@ -235,6 +265,37 @@ class SandboxProvider:
         except (ValueError, KeyError, TypeError):
             code = f"http_{response.status_code}"
         raise ProviderRefused(provider_code=code, http_status=response.status_code)
+
+
+def parse_report(body: bytes, day: dt.date) -> ProviderReport:
+    """The report in a (verified) body; ``InvalidProviderReport`` if it is not one for
+    ``day`` with integer amounts."""
+    try:
+        data = orjson.loads(body)
+        if data["day"] != day.isoformat():
+            raise InvalidProviderReport(f"the report is for {data['day']}, not {day}")
+        lines = tuple(_report_line(line) for line in data["operations"])
+        balances = data["balances"]
+        if not all(type(v) is int and _CURRENCY.fullmatch(k) for k, v in balances.items()):
+            raise InvalidProviderReport("balances are integer minor units per currency")
+        generated_at = dt.datetime.fromisoformat(data["generated_at"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise InvalidProviderReport(type(exc).__name__) from None
+    return ProviderReport(day, generated_at, lines, dict(balances))
+
+
+def _report_line(line: dict[str, Any]) -> SettlementLine:
+    amount, currency = line["amount_minor"], line["currency"]
+    if type(amount) is not int or not _CURRENCY.fullmatch(currency):
+        raise InvalidProviderReport("a line's amount_minor or currency")
+    return SettlementLine(
+        operation_id=str(line["operation_id"]),
+        provider_ref=str(line["provider_ref"]),
+        kind=str(line["kind"]),
+        amount_minor=amount,
+        currency=currency,
+        status=status_name(line["status"]),
+    )
 
 
 def status_name(value: object) -> StatusName:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -10,19 +11,27 @@ from sqlalchemy import select
 from courtyard.core.clock import Clock
 from courtyard.core.money import Money
 from courtyard.db import Database
-from courtyard.domains.accounts import AccountsService, Hasher, Identity
+from courtyard.domains.accounts import AccountsService, Hasher, Identity, OperatorsService
 from courtyard.domains.jobs import DueJobs
 from courtyard.domains.messaging import Timeline
 from courtyard.domains.wallet.accounts import AccountDirectory
+from courtyard.domains.wallet.audit_runs import AUDIT_JOB, AuditRuns
+from courtyard.domains.wallet.billers import BillerRegistry
+from courtyard.domains.wallet.bills import Bills
 from courtyard.domains.wallet.context import WalletContext, iso
 from courtyard.domains.wallet.errors import PinRequired
 from courtyard.domains.wallet.idempotency import Idempotency
 from courtyard.domains.wallet.ledger import Ledger
+from courtyard.domains.wallet.merchants import MerchantRegistry, Merchants
 from courtyard.domains.wallet.models import LedgerAccount
 from courtyard.domains.wallet.operations import CHECK_JOBS, SUBMIT_JOBS, Operations
+from courtyard.domains.wallet.payments import Payments
 from courtyard.domains.wallet.pins import PinPolicy, Pins
 from courtyard.domains.wallet.policy import WalletPolicy
 from courtyard.domains.wallet.providers import PaymentProvider
+from courtyard.domains.wallet.qr_keys import QrKeyring
+from courtyard.domains.wallet.reconcile import RECONCILE_JOB, Reconciliation
+from courtyard.domains.wallet.reconcile_resolutions import Resolutions
 from courtyard.domains.wallet.red_packets import EXPIRE_JOB, RedPackets
 from courtyard.domains.wallet.statements import Statements
 from courtyard.domains.wallet.transfers import REFUND_JOB, Transfers
@@ -46,8 +55,11 @@ class WalletService:
         pin_policy: PinPolicy,
         idempotency_days: int,
         *,
+        qr_keys: QrKeyring,
         provider: PaymentProvider | None = None,
         callback_url: str = "",
+        recurring_jobs: bool = True,
+        on_audit_findings: Callable[[int], None] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -62,13 +74,30 @@ class WalletService:
         )
         self.transfers = Transfers(context)
         self.red_packets = RedPackets(context)
+        self.billers = BillerRegistry(db, clock, self.accounts, policy.currencies)
+        self.bills = Bills(context, self.billers)
         self.statements = Statements(db, self.accounts)
+        self.qr_keys = qr_keys
+        self.merchant_registry = MerchantRegistry(db, clock, self.accounts, policy.currencies)
+        self.merchants = Merchants(db, clock, self.accounts, qr_keys, policy.currencies)
+        self.payments = Payments(context, qr_keys, self.merchants)
         jobs.register_local(REFUND_JOB, self.transfers.run_refund)
         jobs.register_local(EXPIRE_JOB, self.red_packets.run_expire)
         self.operations = Operations(context, provider, callback_url)
         for kind in ("topup", "withdrawal"):
             jobs.register_external(SUBMIT_JOBS[kind], self.operations.run_submit)
             jobs.register_external(CHECK_JOBS[kind], self.operations.run_check)
+        # Oversight: the 10-minute ledger audit and the daily provider reconciliation, each
+        # scheduled at start (unless ``recurring_jobs`` is off) and then by its own runs.
+        self.recurring_jobs = recurring_jobs
+        self.audit_runs = AuditRuns(db, clock, on_findings=on_audit_findings)
+        self.reconciliation = Reconciliation(db, clock, self.operations)
+        operators = OperatorsService(db, clock, hasher)
+        self.resolutions = Resolutions(
+            db, clock, self.ledger, self.accounts, self.operations, operators
+        )
+        jobs.register_external(AUDIT_JOB, self.audit_runs.run_job)
+        jobs.register_external(RECONCILE_JOB, self.reconciliation.run_job)
 
     async def start(self) -> None:
         """Make the system accounts every flow needs, for each enabled currency, and start
@@ -78,6 +107,8 @@ class WalletService:
             await self.accounts.ensure_system("red_packet_escrow", currency)
             await self.accounts.ensure_system("withdrawal_escrow", currency)
         await self.operations.start()
+        await self.audit_runs.start(schedule_job=self.recurring_jobs)
+        await self.reconciliation.start(schedule_job=self.recurring_jobs)
 
     async def stop(self) -> None:
         """Close the payment provider's client (and stop an in-process sandbox)."""

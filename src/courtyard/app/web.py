@@ -24,6 +24,7 @@ from courtyard.app import (
     views_auth,
     views_bills,
     views_chat,
+    views_operations,
     views_payments,
     views_wallet,
 )
@@ -80,6 +81,7 @@ def create_device_app(
             *views_wallet.routes,
             *views_bills.routes,
             *views_payments.routes,
+            *views_operations.routes,
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         exception_handlers={Locked: locked},

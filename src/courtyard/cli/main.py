@@ -15,6 +15,7 @@ from courtyard.cli import (
     wallet,
     wallet_bills,
     wallet_merchants,
+    wallet_withdrawals,
 )
 
 app = typer.Typer(
@@ -31,6 +32,7 @@ client_verbs.register_commands(app)
 app.add_typer(chat.chat_app, name="chat")
 wallet.wallet_app.add_typer(wallet_bills.bills_app)  # billers, bill, bills, spending
 wallet.wallet_app.add_typer(wallet_merchants.merchants_app)  # pay, refund, merchants, qr
+wallet.wallet_app.add_typer(wallet_withdrawals.withdrawals_app)  # withdraw
 app.add_typer(wallet.wallet_app, name="wallet")
 app.command("app")(device_app.device_app)
 app.add_typer(sandbox_provider.sandbox_app, name="sandbox-provider")

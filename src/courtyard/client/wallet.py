@@ -31,6 +31,7 @@ from courtyard.client.wallet_models import (
     Transfer,
 )
 from courtyard.client.wallet_payments import WalletPayments
+from courtyard.client.wallet_withdrawals import WalletWithdrawals
 from courtyard.core.ids import new_id
 from courtyard.core.money import Money
 
@@ -75,7 +76,7 @@ class WalletUnsure(ClientError):
         self.last_error = last_error
 
 
-class Wallet(WalletBills, WalletPayments):
+class Wallet(WalletBills, WalletPayments, WalletWithdrawals):
     """The signed-in user's wallet, reached as ``client.wallet``.
 
     Args:

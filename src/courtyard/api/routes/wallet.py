@@ -14,6 +14,7 @@ from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS, problem_doc
 from courtyard.api.runtime import Runtime
 from courtyard.core.currencies import exponent
 from courtyard.core.errors import InvalidInput
+from courtyard.core.ids import is_id
 from courtyard.domains.accounts import Identity
 from courtyard.domains.wallet import TransferRequest
 from courtyard.domains.wallet.idempotency import Answer, check_key
@@ -221,6 +222,8 @@ def _cursor(text: str | None) -> tuple[dt.datetime, str] | None:
         return None
     try:
         posted, entry_id = text.split("|", 1)
+        if not is_id(entry_id):  # e.g. a NUL byte, which PostgreSQL refuses in text
+            raise ValueError(entry_id)
         return _aware(dt.datetime.fromisoformat(posted)), entry_id
     except ValueError:
         raise InvalidInput("cursor is not one this server made") from None

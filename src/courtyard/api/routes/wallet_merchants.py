@@ -15,6 +15,7 @@ from courtyard.api.deps import CurrentIdentity, RuntimeDep
 from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS, problem_doc
 from courtyard.api.routes.wallet import AMOUNT_DOC, CURRENCY_DOC
 from courtyard.core.errors import InvalidInput
+from courtyard.core.ids import is_id
 from courtyard.domains.wallet import QrRequest
 from courtyard.domains.wallet.merchants import IMAGE_MEDIA_TYPES, ImageKind
 from courtyard.domains.wallet.statements import StatementQuery, to_csv
@@ -181,6 +182,8 @@ def cursor(text: str | None) -> tuple[dt.datetime, str] | None:
         return None
     try:
         moment, row_id = text.split("|", 1)
+        if not is_id(row_id):  # e.g. a NUL byte, which PostgreSQL refuses in text
+            raise ValueError(row_id)
         return aware(dt.datetime.fromisoformat(moment)), row_id
     except ValueError:
         raise InvalidInput("cursor is not one this server made") from None

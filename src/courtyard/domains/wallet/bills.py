@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from courtyard.core.errors import InvalidInput
 from courtyard.core.ids import is_id, new_id
 from courtyard.core.money import CurrencyMismatch, Money
 from courtyard.db import Tx
@@ -173,6 +174,8 @@ class Bills(Flow):
             .limit(limit + 1)
         )
         if before is not None:
+            if not is_id(before):  # e.g. a NUL byte, which PostgreSQL refuses in text
+                raise InvalidInput("before must be a bill id from an earlier page")
             query = query.where(BillPayment.bill_id < before)
         async with self.db.read() as session:
             rows = list(await session.scalars(query))

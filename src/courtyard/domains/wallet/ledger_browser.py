@@ -15,6 +15,7 @@ from sqlalchemy import and_, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from courtyard.core.clock import Clock
+from courtyard.core.ids import is_id
 from courtyard.core.money import Money
 from courtyard.db import Database, Tx, UTCDateTime
 from courtyard.domains.accounts import get_profiles, get_user_id_by_username, record_operator_action
@@ -330,7 +331,7 @@ async def _cursor(
     """The (time, entry, leg) a cursor points at; a cursor that names no posting of this
     account means the first page."""
     entry_id, _, leg = (older or "").rpartition(".")
-    if not entry_id or not leg.isdigit():
+    if not is_id(entry_id) or not leg.isdigit() or len(leg) > 4:
         return None
     created_at = await session.scalar(
         select(LedgerPosting.created_at).where(

@@ -196,9 +196,9 @@ async def get_statement(
     The range is at most 366 days (default: the last 30)."""
     runtime.wallet.policy.parse("1", currency)  # unsupported_currency, like every endpoint
     now = runtime.clock.now()
-    end = _aware(end) if end else now + dt.timedelta(seconds=1)  # `to` is exclusive
-    start = _aware(start) if start else end - dt.timedelta(days=30)
-    query = StatementQuery(currency, start, end, _cursor(cursor), limit)
+    end = aware(end) if end else now + dt.timedelta(seconds=1)  # `to` is exclusive
+    start = aware(start) if start else end - dt.timedelta(days=30)
+    query = StatementQuery(currency, start, end, page_cursor(cursor), limit)
     if format == "csv":
         lines = await runtime.wallet.statements.lines(
             identity.user_id, StatementQuery(currency, start, end, None, 100_000)
@@ -213,17 +213,20 @@ async def get_statement(
     }
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
+def aware(moment: dt.datetime) -> dt.datetime:
+    """A query's time as UTC (a time without an offset is taken as UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _cursor(text: str | None) -> tuple[dt.datetime, str] | None:
+def page_cursor(text: str | None) -> tuple[dt.datetime, str] | None:
+    """A page cursor ``<ISO time>|<id>`` as this server hands them out (statements, a
+    merchant's payments); anything else is 400 ``invalid_input``."""
     if text is None:
         return None
     try:
         posted, entry_id = text.split("|", 1)
         if not is_id(entry_id):  # e.g. a NUL byte, which PostgreSQL refuses in text
             raise ValueError(entry_id)
-        return _aware(dt.datetime.fromisoformat(posted)), entry_id
+        return aware(dt.datetime.fromisoformat(posted)), entry_id
     except ValueError:
         raise InvalidInput("cursor is not one this server made") from None

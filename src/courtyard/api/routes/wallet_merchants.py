@@ -13,9 +13,7 @@ from pydantic import BaseModel, Field
 
 from courtyard.api.deps import CurrentIdentity, RuntimeDep
 from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS, problem_doc
-from courtyard.api.routes.wallet import AMOUNT_DOC, CURRENCY_DOC
-from courtyard.core.errors import InvalidInput
-from courtyard.core.ids import is_id
+from courtyard.api.routes.wallet import AMOUNT_DOC, CURRENCY_DOC, aware, page_cursor
 from courtyard.domains.wallet import QrRequest
 from courtyard.domains.wallet.merchants import IMAGE_MEDIA_TYPES, ImageKind
 from courtyard.domains.wallet.statements import StatementQuery, to_csv
@@ -130,7 +128,7 @@ async def list_payments(
     """Payments the merchant received, newest first; pass `next_before` as `before` for the
     next page."""
     rows = await runtime.wallet.payments.merchant_payments(
-        identity, merchant_id, cursor(before), limit
+        identity, merchant_id, page_cursor(before), limit
     )
     last = rows[-1] if len(rows) == limit else None
     return {
@@ -162,7 +160,7 @@ async def get_merchant_statement(
         everything = StatementQuery(currency, start, end, None, 100_000)
         lines = await statements.merchant_lines(merchant_id, everything)
         return PlainTextResponse(to_csv(lines), media_type="text/csv; charset=utf-8")
-    query = StatementQuery(currency, start, end, cursor(cursor_text), limit)
+    query = StatementQuery(currency, start, end, page_cursor(cursor_text), limit)
     lines = await statements.merchant_lines(merchant_id, query)
     last = lines[-1] if len(lines) == limit else None
     return {
@@ -170,20 +168,3 @@ async def get_merchant_statement(
         "lines": lines,
         "next_cursor": f"{last['posted_at']}|{last['entry_id']}" if last else None,
     }
-
-
-def aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def cursor(text: str | None) -> tuple[dt.datetime, str] | None:
-    """A page cursor ``<ISO time>|<id>`` as this server hands them out."""
-    if text is None:
-        return None
-    try:
-        moment, row_id = text.split("|", 1)
-        if not is_id(row_id):  # e.g. a NUL byte, which PostgreSQL refuses in text
-            raise ValueError(row_id)
-        return aware(dt.datetime.fromisoformat(moment)), row_id
-    except ValueError:
-        raise InvalidInput("cursor is not one this server made") from None

@@ -262,19 +262,25 @@ def grab(
     out.print(f"You got {got.amount}{again}.")
 
 
+# A period's options, shared by `statement` and `spending`.
+PeriodCurrencyOption = Annotated[
+    str | None, typer.Option(help="Default: your first currency with money in it.")
+]
+PeriodStartOption = Annotated[
+    dt.datetime | None,
+    typer.Option("--from", formats=DATE_FORMATS, help="Start (UTC); default 30 days ago."),
+]
+PeriodEndOption = Annotated[
+    dt.datetime | None,
+    typer.Option("--to", formats=DATE_FORMATS, help="End (UTC, not included); default now."),
+]
+
+
 @wallet_app.command("statement")
 def statement(
-    currency: Annotated[
-        str | None, typer.Option(help="Default: your first currency with money in it.")
-    ] = None,
-    start: Annotated[
-        dt.datetime | None,
-        typer.Option("--from", formats=DATE_FORMATS, help="Start (UTC); default 30 days ago."),
-    ] = None,
-    end: Annotated[
-        dt.datetime | None,
-        typer.Option("--to", formats=DATE_FORMATS, help="End (UTC, not included); default now."),
-    ] = None,
+    currency: PeriodCurrencyOption = None,
+    start: PeriodStartOption = None,
+    end: PeriodEndOption = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
     profile: ProfileOption = None,
     server: ServerOption = None,

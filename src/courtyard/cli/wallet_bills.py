@@ -4,7 +4,6 @@ what you spent per category. Added to ``courtyard wallet`` (``bills_app`` merges
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 import typer
@@ -13,9 +12,11 @@ from rich.table import Table
 
 from courtyard.cli.client_verbs import ProfileOption, ServerOption, call, fail, out, when
 from courtyard.cli.wallet import (
-    DATE_FORMATS,
     AmountArg,
     CurrencyArg,
+    PeriodCurrencyOption,
+    PeriodEndOption,
+    PeriodStartOption,
     locate_signed_in,
     main_currency,
     read_pin,
@@ -106,17 +107,9 @@ def bills(
 
 @bills_app.command("spending")
 def spending(
-    currency: Annotated[
-        str | None, typer.Option(help="Default: your first currency with money in it.")
-    ] = None,
-    start: Annotated[
-        dt.datetime | None,
-        typer.Option("--from", formats=DATE_FORMATS, help="Start (UTC); default 30 days ago."),
-    ] = None,
-    end: Annotated[
-        dt.datetime | None,
-        typer.Option("--to", formats=DATE_FORMATS, help="End (UTC, not included); default now."),
-    ] = None,
+    currency: PeriodCurrencyOption = None,
+    start: PeriodStartOption = None,
+    end: PeriodEndOption = None,
     profile: ProfileOption = None,
     server: ServerOption = None,
 ) -> None:

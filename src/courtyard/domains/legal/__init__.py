@@ -1,0 +1,1 @@
+"""legal domain (docs/privacy.md)."""

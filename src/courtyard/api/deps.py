@@ -54,3 +54,8 @@ def client_address(request: Request) -> str | None:
 
 
 ClientAddress = Annotated[str | None, Depends(client_address)]
+
+# Routes a user must reach even before consenting to the current policy (reading and
+# accepting it, export, erasure, complaints, signing out). Issue 6's consent gate makes
+# ``CurrentIdentity`` refuse unconsented users; this one lets them through.
+CurrentIdentityAnyConsent = Annotated[Identity, Depends(current_identity)]

@@ -10,6 +10,7 @@ from courtyard.cli import (
     client_verbs,
     demo,
     device_app,
+    privacy,
     sandbox_provider,
     server,
     wallet,
@@ -34,6 +35,7 @@ wallet.wallet_app.add_typer(wallet_bills.bills_app)  # billers, bill, bills, spe
 wallet.wallet_app.add_typer(wallet_merchants.merchants_app)  # pay, refund, merchants, qr
 wallet.wallet_app.add_typer(wallet_withdrawals.withdrawals_app)  # withdraw
 app.add_typer(wallet.wallet_app, name="wallet")
+app.add_typer(privacy.privacy_app, name="privacy")
 app.command("app")(device_app.device_app)
 app.add_typer(sandbox_provider.sandbox_app, name="sandbox-provider")
 

@@ -22,6 +22,7 @@ from courtyard.client.errors import (
 )
 from courtyard.client.media import MediaMixin
 from courtyard.client.models import Account, Device, KeyCounts, Session, SyncEvent, UserInfo
+from courtyard.client.privacy import Privacy
 from courtyard.client.socket_sends import SocketSends
 from courtyard.client.sync import Backoff, Cursor, poll_events, socket_events
 from courtyard.client.wallet import Wallet
@@ -84,6 +85,11 @@ class Client(MediaMixin):
 
     async def aclose(self) -> None:
         await self._http.aclose()
+
+    @cached_property
+    def privacy(self) -> Privacy:
+        """Policies and consent, export, access log, erasure and complaints."""
+        return Privacy(self)
 
     @cached_property
     def wallet(self) -> Wallet:

@@ -5,6 +5,7 @@ from courtyard.domains.accounts.errors import (
     InvalidCredentials,
     InvalidToken,
     LoginThrottled,
+    RoleRequired,
     UsernameTaken,
     WeakPassword,
 )
@@ -48,6 +49,7 @@ __all__ = [
     "OperatorActionsLog",
     "OperatorSessions",
     "OperatorsService",
+    "RoleRequired",
     "SignedInOperator",
     "ThrottleLimits",
     "UsernameTaken",

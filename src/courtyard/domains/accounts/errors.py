@@ -7,6 +7,7 @@ from courtyard.core.errors import (
     InvalidInput,
     NotAuthenticated,
     NotFound,
+    PermissionDenied,
     TooManyRequests,
 )
 
@@ -59,3 +60,8 @@ class OperatorExists(Conflict):
 class UserNotFound(NotFound):
     code = "user_not_found"
     title = "No such user"
+
+
+class RoleRequired(PermissionDenied):
+    code = "role_required"
+    title = "Your operator roles do not allow this"

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from courtyard.core.clock import Clock
 from courtyard.db import Database
-from courtyard.domains.accounts.errors import InvalidCredentials, InvalidUsername
+from courtyard.domains.accounts.errors import InvalidCredentials, InvalidUsername, RoleRequired
 from courtyard.domains.accounts.models import Operator, OperatorSession
 from courtyard.domains.accounts.operators import record_operator_action
 from courtyard.domains.accounts.passwords import Hasher
@@ -90,6 +90,26 @@ class OperatorSessions:
                 f"operator:{operator.operator_id}",
             )  # fmt: skip
         return NewSession(token, _signed_in(operator))
+
+    async def access_operator(
+        self, username: str, password: str, roles: tuple[str, ...], address: str | None = None
+    ) -> SignedInOperator:
+        """Check an operator's password (throttled like console sign-in) and that they hold
+        one of ``roles``; used by ``courtyard admin …`` commands, which have no session.
+        ``InvalidCredentials`` for a wrong password or unknown name, ``RoleRequired`` when the
+        operator lacks every role asked for."""
+        attempt = await self.throttle.begin(username, address)
+        operator = await self._by_username(username)
+        verified = await self.hasher.verify(operator.password_hash if operator else None, password)
+        if operator is None or not verified:
+            raise InvalidCredentials()
+        await self.throttle.forget(attempt)
+        signed_in = _signed_in(operator)
+        if roles and not signed_in.roles & set(roles):
+            raise RoleRequired(
+                f"this needs one of the roles: {', '.join(roles)}", roles=list(roles)
+            )
+        return signed_in
 
     async def get_signed_in(self, token: str | None) -> SignedInOperator | None:
         """The operator whose live session ``token`` names, or None; an expired session is

@@ -1,0 +1,7 @@
+"""``courtyard privacy …`` commands (merged into ``privacy_app`` by cli/privacy.py)."""
+
+from __future__ import annotations
+
+import typer
+
+rights_app = typer.Typer()

@@ -45,10 +45,24 @@ async def bounded(jobs: Iterable[Awaitable[T]], limit: int = SETUP_CONCURRENCY) 
     return await asyncio.gather(*(run(job) for job in jobs))
 
 
+_consents: dict[str, dict[str, Any]] = {}
+
+
+async def policy_consent(http: httpx.AsyncClient) -> dict[str, Any]:
+    """What registering in DE sends to consent to the current policy (fetched once per server:
+    a benchmark does not publish policies while it runs)."""
+    key = str(http.base_url)
+    if key not in _consents:
+        response = await http.get("/v1/privacy/policy", params={"country": "DE"})
+        response.raise_for_status()
+        _consents[key] = {"policy_version_hash": response.json()["version_hash"], "purposes": {}}
+    return _consents[key]
+
+
 async def register(http: httpx.AsyncClient, prefix: str) -> Device:
     username = f"bench-{prefix}{next(_names):06d}"
     body = {"username": username, "password": PASSWORD, "display_name": username, "region": "DE"}
-    response = await http.post("/v1/accounts", json=body)
+    response = await http.post("/v1/accounts", json={**body, **await policy_consent(http)})
     response.raise_for_status()
     return Device.from_wire(response.json())
 

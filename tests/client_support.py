@@ -10,8 +10,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from types import TracebackType
+from typing import Any
 
-from courtyard.client import SyncEvent
+from courtyard.client import Client, SyncEvent
 
 
 class Collector:
@@ -94,3 +95,11 @@ def assert_exactly_once_in_order(events: list[SyncEvent]) -> None:
     assert positions == sorted(set(positions)), f"positions out of order or repeated: {positions}"
     ids = [event.event_id for event in events]
     assert len(ids) == len(set(ids)), "an event id was delivered twice"
+
+
+async def consent_for(client: Client, region: str) -> dict[str, Any]:
+    """``Client.register`` keywords that consent to ``region``'s current policy, granting what
+    the service and the wallet need (marketing not)."""
+    policy = await client.privacy.policy_for(region)
+    granted = [name for name, spec in policy.purposes.items() if spec.gates != "none"]
+    return {"policy_version_hash": policy.version_hash, "purposes": policy.choices(*granted)}

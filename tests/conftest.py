@@ -8,6 +8,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -103,7 +104,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     # turn them on.
     return load_settings(
         database_url=database_url, data_dir=tmp_path, log_format="text",
-        wallet_oversight_jobs=False,
+        wallet_oversight_jobs=False, privacy_daily_jobs=False,
     )  # fmt: skip
 
 
@@ -144,10 +145,21 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
+async def policy_consent(http: httpx.AsyncClient, region: str) -> dict[str, Any]:
+    """What a registration in ``region`` sends to consent: the current policy's hash, and
+    every purpose the service or the wallet needs granted (marketing not)."""
+    response = await http.get("/v1/privacy/policy", params={"country": region})
+    assert response.status_code == 200, response.text
+    policy = response.json()
+    purposes = {name: spec["gates"] != "none" for name, spec in policy["purposes"].items()}
+    return {"policy_version_hash": policy["version_hash"], "purposes": purposes}
+
+
 async def register(
     http: httpx.AsyncClient, username: str, *, password: str = PASSWORD, region: str = "DE"
 ) -> dict[str, str]:
-    """Register ``username`` through the API and return the session JSON."""
+    """Register ``username`` through the API, consenting to the region's policy, and return
+    the session JSON."""
     response = await http.post(
         "/v1/accounts",
         json={
@@ -155,6 +167,7 @@ async def register(
             "password": password,
             "display_name": username.title(),
             "region": region,
+            **await policy_consent(http, region),
         },
     )
     assert response.status_code == 201, response.text

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from courtyard.core.ids import new_id
+from tests.conftest import policy_consent
 from tests.e2e.server_process import clean_environment, courtyard_command, server_process
 from tests.e2e.test_device_app_browser import (
     ARTIFACTS,
@@ -47,7 +48,7 @@ async def funded_member(server: str, username: str) -> dict[str, str]:
         registered = await http.post(
             "/v1/accounts",
             json={"username": username, "password": PASSWORD, "display_name": "Alice",
-                  "region": "DE"},
+                  "region": "DE", **await policy_consent(http, "DE")},
         )  # fmt: skip
         assert registered.status_code == 201, registered.text
         headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
@@ -76,7 +77,7 @@ async def top_up_in_review(server: str, username: str) -> None:
         registered = await http.post(
             "/v1/accounts",
             json={"username": username, "password": PASSWORD, "display_name": "Bob",
-                  "region": "DE"},
+                  "region": "DE", **await policy_consent(http, "DE")},
         )  # fmt: skip
         assert registered.status_code == 201, registered.text
         headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
@@ -172,8 +173,8 @@ async def test_an_operator_finds_a_user_opens_her_account_and_freezes_it_in_chro
                 await expect(history).to_contain_text(NOTE)
                 assert await wallet_status(server.url, alice) == "frozen"
 
-                # The operator actions trail lists it, with who and why.
-                await page.get_by_role("link", name="Operator actions").first.click()
+                # The audit log lists it, with who and why.
+                await page.get_by_role("link", name="Audit log").first.click()
                 await page.wait_for_url("**/admin/actions")
                 freeze_row = page.locator(
                     '#operator-actions tr[data-action="wallet.account.freeze"]'

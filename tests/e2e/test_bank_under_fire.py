@@ -27,7 +27,13 @@ from courtyard.core.ids import new_id
 from courtyard.db import Database
 from courtyard.db.migrate import upgrade
 from courtyard.domains.wallet import audit_ledger
-from tests.conftest import PASSWORD, PG_URL, drop_pg_database, recreate_pg_database
+from tests.conftest import (
+    PASSWORD,
+    PG_URL,
+    drop_pg_database,
+    policy_consent,
+    recreate_pg_database,
+)
 from tests.e2e.server_process import ServerProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
@@ -103,6 +109,7 @@ async def call(
 
 async def setup_users(http: httpx.AsyncClient, book: Ledger) -> list[tuple[str, dict[str, str]]]:
     users = []
+    consent = await policy_consent(http, "DE")
     for i in range(USERS):
         reply = await call(
             http,
@@ -110,7 +117,7 @@ async def setup_users(http: httpx.AsyncClient, book: Ledger) -> list[tuple[str, 
             "/v1/accounts",
             book,
             json={"username": f"u{i:03d}", "password": PASSWORD, "display_name": f"U{i}",
-                  "region": "DE"},
+                  "region": "DE", **consent},
         )  # fmt: skip
         assert reply.status_code == 201, reply.text
         session = reply.json()

@@ -72,8 +72,8 @@ def test_two_profiles_chat_send_files_search_and_recall(
     server: ServerProcess, tmp_path: Path
 ) -> None:
     alice, bob = Profile(server, tmp_path / "alice"), Profile(server, tmp_path / "bob")
-    alice.run("register", "cli_alice", "--region", "DE", "--server", server.url)
-    bob.run("register", "cli_bob", "--region", "CN", "--server", server.url)
+    alice.run("register", "cli_alice", "--region", "DE", "--accept-policy", "--server", server.url)
+    bob.run("register", "cli_bob", "--region", "CN", "--accept-policy", "--server", server.url)
     bob.run("chat", "sync")  # bob's device publishes its keys
 
     created = alice.run("chat", "new", bob.user_id()).stdout
@@ -122,7 +122,7 @@ def test_two_profiles_chat_send_files_search_and_recall(
 
 def test_chat_refuses_a_wrong_passphrase(server: ServerProcess, tmp_path: Path) -> None:
     carol = Profile(server, tmp_path / "carol")
-    carol.run("register", "cli_carol", "--region", "DE", "--server", server.url)
+    carol.run("register", "cli_carol", "--region", "DE", "--accept-policy", "--server", server.url)
     carol.run("chat", "list")
 
     env = clean_environment({"COURTYARD_PASSPHRASE": "wrong"})

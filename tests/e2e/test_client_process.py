@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from courtyard.client import AuthError, Backoff, Client, Profile
-from tests.client_support import Collector, assert_exactly_once_in_order
+from tests.client_support import Collector, assert_exactly_once_in_order, consent_for
 from tests.conftest import PASSWORD, PG_URL, drop_pg_database, recreate_pg_database
 from tests.e2e.server_process import (
     ServerProcess,
@@ -61,7 +61,14 @@ def own_server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 async def test_sdk_devices_learn_of_each_other_over_the_socket(server: ServerProcess) -> None:
     async with Client(server.url, backoff=FAST) as laptop, Client(server.url) as phone:
-        first = await laptop.register("sdk_alice", PASSWORD, "Alice", "DE", device_name="laptop")
+        first = await laptop.register(
+            "sdk_alice",
+            PASSWORD,
+            "Alice",
+            "DE",
+            device_name="laptop",
+            **await consent_for(laptop, "DE"),
+        )
         async with Collector(laptop.events(since=0)) as sink:
             await sink.wait_for(1)
             second = await phone.login("sdk_alice", PASSWORD, device_name="phone")
@@ -91,7 +98,14 @@ async def test_sdk_events_survive_a_restart_and_a_crash(own_server: ServerProces
                 await writer.update_profile(name)
 
     async with Client(own_server.url, backoff=FAST) as reader:
-        await reader.register("sdk_bob", PASSWORD, "Bob", "FR", device_name="reader")
+        await reader.register(
+            "sdk_bob",
+            PASSWORD,
+            "Bob",
+            "FR",
+            device_name="reader",
+            **await consent_for(reader, "FR"),
+        )
         async with Collector(reader.events(since=0, mode="ws")) as sink:
             await write("one", "two")
             await sink.wait_for(4)
@@ -147,7 +161,7 @@ def test_cli_register_whoami_devices_events_and_logout(
 ) -> None:
     laptop, phone = tmp_path / "laptop", tmp_path / "phone"
     registered = courtyard("register", "cli_carol", "--region", "de", "--device-name", "laptop",
-                           "--profile", str(laptop), "--server", server.url,
+                           "--accept-policy", "--profile", str(laptop), "--server", server.url,
                            home=tmp_path, password=PASSWORD)  # fmt: skip
     assert registered.returncode == 0, registered.stderr
     session_file = laptop / "session.json"
@@ -218,7 +232,8 @@ def test_cli_prompts_for_a_password_and_never_takes_one_as_an_option(
     assert not (tmp_path / ".courtyard" / "default" / "session.json").exists()
 
     typed = courtyard("register", "cli_dave", "--region", "FR", "--server", server.url,
-                      home=tmp_path, stdin=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
+                      "--accept-policy", home=tmp_path,
+                      stdin=f"{PASSWORD}\n{PASSWORD}\n")  # fmt: skip
     assert typed.returncode == 0, typed.stderr
     assert PASSWORD not in typed.stdout + typed.stderr
     default_profile = tmp_path / ".courtyard" / "default" / "session.json"
@@ -226,7 +241,7 @@ def test_cli_prompts_for_a_password_and_never_takes_one_as_an_option(
     assert stat.S_IMODE(default_profile.parent.parent.stat().st_mode) == 0o700
 
     mismatch = courtyard("register", "cli_erin", "--region", "FR", "--server", server.url,
-                         "--profile", str(tmp_path / "erin"), home=tmp_path,
+                         "--accept-policy", "--profile", str(tmp_path / "erin"), home=tmp_path,
                          stdin=f"{PASSWORD}\nsomething else entirely\n")  # fmt: skip
     assert mismatch.returncode != 0
     assert not (tmp_path / "erin" / "session.json").exists()
@@ -237,7 +252,12 @@ async def test_cli_follows_events_live_until_interrupted(
 ) -> None:
     profile = Profile(tmp_path / "p")
     async with Client(server.url) as client:
-        profile.save(server.url, await client.register("cli_gina", PASSWORD, "Gina", "DE"))
+        profile.save(
+            server.url,
+            await client.register(
+                "cli_gina", PASSWORD, "Gina", "DE", **await consent_for(client, "DE")
+            ),
+        )
         follower = await asyncio.create_subprocess_exec(
             *courtyard_command(), "events", "--follow", "--json",
             "--profile", str(profile.directory),
@@ -263,14 +283,15 @@ async def test_cli_follows_events_live_until_interrupted(
 def test_cli_errors_are_one_line(server: ServerProcess, tmp_path: Path) -> None:
     profile = str(tmp_path / "p")
     ok = courtyard("register", "cli_frank", "--region", "DE", "--profile", profile,
-                   "--server", server.url, home=tmp_path, password=PASSWORD)  # fmt: skip
+                   "--accept-policy", "--server", server.url, home=tmp_path,
+                   password=PASSWORD)  # fmt: skip
     assert ok.returncode == 0, ok.stderr
     nowhere = f"http://127.0.0.1:{free_port()}"
     cases: list[tuple[tuple[str, ...], str | None, str]] = [
         (("login", "cli_frank", "--profile", str(tmp_path / "q"), "--server", server.url),
          "not the right password", "invalid_credentials"),
         (("register", "cli_frank", "--region", "DE", "--profile", str(tmp_path / "r"),
-          "--server", server.url), PASSWORD, "username_taken"),
+          "--accept-policy", "--server", server.url), PASSWORD, "username_taken"),
         (("login", "cli_frank", "--profile", profile), PASSWORD, "already signed in"),
         (("whoami", "--profile", profile, "--server", "http://127.0.0.1:1"), None, "signed in to"),
         (("login", "cli_frank", "--profile", str(tmp_path / "s"), "--server", nowhere),

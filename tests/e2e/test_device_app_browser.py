@@ -88,6 +88,9 @@ async def sign_up(page: object, url: str, username: str) -> str:
     await form.locator("input[name=username]").fill(username)
     await form.locator("input[name=display_name]").fill(username.title())
     await form.locator("input[name=region]").fill("DE")
+    # The region's privacy policy appears; accepting it is part of signing up.
+    await form.locator("#signup-policy input[name=policy_version_hash]").wait_for(state="attached")
+    await form.locator("input[name=accept_policy]").check()
     await form.locator("input[name=password]").fill(PASSWORD)
     await form.locator("input[name=passphrase]").fill(f"{username} device passphrase")
     await form.locator("button[type=submit]").click()

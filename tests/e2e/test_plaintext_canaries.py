@@ -39,6 +39,7 @@ import pytest
 from courtyard.client import Client
 from courtyard.client.crypto import KdfParams
 from courtyard.client.messenger import Messenger
+from tests.client_support import consent_for
 from tests.conftest import PASSWORD, PG_URL, drop_pg_database, recreate_pg_database
 from tests.e2e.server_process import ServerProcess
 
@@ -245,7 +246,9 @@ async def test_no_canary_of_1000_messages_reaches_the_server_in_any_form(
         async def device(name: str) -> Messenger:
             client = Client(server.url)
             stack.push_async_callback(client.aclose)
-            await client.register(name, PASSWORD, name.title(), "DE")
+            await client.register(
+                name, PASSWORD, name.title(), "DE", **await consent_for(client, "DE")
+            )
             messenger = await Messenger.open(
                 client, tmp_path / "profiles" / name, PASSPHRASE, kdf=FAST_KDF
             )

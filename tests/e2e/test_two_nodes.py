@@ -17,7 +17,7 @@ import pytest
 
 from courtyard.client import Backoff, Client
 from courtyard.db.migrate import upgrade
-from tests.client_support import Collector, assert_exactly_once_in_order
+from tests.client_support import Collector, assert_exactly_once_in_order, consent_for
 from tests.conftest import NATS_URL, PASSWORD, PG_URL, drop_pg_database, recreate_pg_database
 from tests.e2e.server_process import ServerProcess
 from tests.tcp_proxy import ThreadedTcpProxy
@@ -80,7 +80,9 @@ async def test_a_device_on_node_b_gets_every_fact_written_on_node_a_exactly_once
             written += 1
 
     async with Client(node_a.url) as writer:
-        session = await writer.register("alice", PASSWORD, "Alice", "DE", "writer")
+        session = await writer.register(
+            "alice", PASSWORD, "Alice", "DE", "writer", **await consent_for(writer, "DE")
+        )
         with ThreadedTcpProxy("127.0.0.1", node_b.port) as socket_proxy:
             device = Client(
                 f"http://{socket_proxy.address}", session.access_token, backoff=FAST_RETRY

@@ -90,9 +90,11 @@ async def operator_factory(app: FastAPI) -> AsyncIterator[OperatorFactory]:
 async def actions(
     app: FastAPI, *, operator: str | None = None, target: str | None = None
 ) -> list[OperatorActionRecord]:
-    """The operator actions trail, newest first."""
+    """What operators did (in the console or on the host), newest first: the audit log
+    without the entries of the system, members and mini-apps."""
     log = OperatorActionsLog(app.state.runtime.db)
-    return await log.get_latest(operator=operator, target=target)
+    found = await log.get_latest(operator=operator, target=target, limit=500)
+    return [a for a in found if a.actor.startswith(("operator:", "cli"))]
 
 
 @dataclass

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from courtyard.client import Client
 from courtyard.client.crypto import KdfParams
 from courtyard.client.messenger import Messenger
+from tests.client_support import consent_for
 from tests.conftest import PASSWORD
 
 PASSPHRASE = "a profile passphrase"
@@ -36,7 +37,9 @@ async def make_devices(app: FastAPI, tmp_path: Path) -> AsyncIterator[Device]:
             if login:
                 await client.login(name, PASSWORD)
             else:
-                await client.register(name, PASSWORD, name.title(), "DE")
+                await client.register(
+                    name, PASSWORD, name.title(), "DE", **await consent_for(client, "DE")
+                )
             profile = tmp_path / "profiles" / f"{name}-{next(_n)}"
             messenger = await Messenger.open(client, profile, PASSPHRASE, kdf=FAST_KDF)
             stack.push_async_callback(messenger.close)

@@ -9,12 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy import select
 
 from courtyard.api import create_app
 from courtyard.core.clock import FrozenClock
 from courtyard.core.config import Settings, load_settings
-from courtyard.domains.accounts.models import OperatorAction
+from courtyard.domains.accounts import OperatorActionsLog
 from courtyard.domains.wallet import ReconciliationRunView
 
 
@@ -66,6 +65,10 @@ def items_of(run: ReconciliationRunView) -> list[tuple[int, str, str | None]]:
 
 
 async def operator_actions(app: FastAPI) -> list[tuple[str, str, str, str | None]]:
-    async with app.state.runtime.db.read() as session:
-        rows = await session.scalars(select(OperatorAction).order_by(OperatorAction.at))
-        return [(r.operator_id, r.action, r.target, r.note) for r in rows]
+    """What operators did (console or host commands), oldest first, from the audit log."""
+    rows = await OperatorActionsLog(app.state.runtime.db).get_latest(limit=500)
+    return [
+        (r.operator_id, r.action, r.target, r.note)
+        for r in reversed(rows)
+        if r.actor.startswith(("operator:", "cli"))
+    ]

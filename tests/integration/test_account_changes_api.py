@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, bearer, register
+from courtyard.core.regions import is_country_code
+from tests.conftest import PASSWORD, bearer, policy_consent, register
 
 
 async def _register(http: httpx.AsyncClient, **fields: str) -> httpx.Response:
-    body = {"username": "alice", "password": PASSWORD, "display_name": "Alice", "region": "DE"}
+    body: dict[str, Any] = {
+        "username": "alice", "password": PASSWORD, "display_name": "Alice", "region": "DE",
+    }  # fmt: skip
     body.update(fields)
+    # Consent to the policy of the region asked for (for one that is no country, any).
+    country = body["region"] if is_country_code(body["region"].upper()) else "DE"
+    body.update(await policy_consent(http, country))
     return await http.post("/v1/accounts", json=body)
 
 

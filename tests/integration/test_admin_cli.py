@@ -1,4 +1,5 @@
-"""``courtyard admin create-operator``: roles, password rules, and no password in argv."""
+"""``courtyard admin create-operator``: roles, password rules, and no password in argv (who
+may run it is tested in test_admin_cli_roles.py)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def test_create_operator_with_roles_from_the_environment(database_url: str) -> N
             "create-operator",
             "olga",
             "--role",
-            "legal_reviewer",
+            "admin",
             "--role",
             "support",
             "--db",
@@ -44,7 +45,7 @@ def test_create_operator_with_roles_from_the_environment(database_url: str) -> N
         env={"COURTYARD_OPERATOR_PASSWORD": "a strong operator passphrase"},
     )
     assert result.exit_code == 0, result.output
-    assert _operators(database_url) == [("olga", ["legal_reviewer", "support"])]
+    assert _operators(database_url) == [("olga", ["admin", "support"])]
 
 
 def test_create_operator_prompts_for_the_password_hidden(database_url: str) -> None:
@@ -87,9 +88,17 @@ def test_duplicate_operator_is_refused(database_url: str) -> None:
         ).exit_code
         == 0
     )
-    again = runner.invoke(app, ["admin", "create-operator", "olga", "--db", database_url], env=env)
+    as_olga = {
+        **env,
+        "COURTYARD_OPERATOR": "olga",
+        "COURTYARD_NEW_OPERATOR_PASSWORD": "another strong passphrase",
+    }
+    again = runner.invoke(
+        app, ["admin", "create-operator", "OLGA", "--db", database_url], env=as_olga
+    )
     assert again.exit_code == 1
     assert "exists" in again.output
+    assert _operators(database_url) == [("olga", ["admin"])]
 
 
 def test_there_is_no_password_option() -> None:

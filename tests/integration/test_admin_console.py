@@ -18,7 +18,7 @@ from courtyard.api import create_app
 from courtyard.core.clock import FrozenClock
 from courtyard.core.config import load_settings
 from courtyard.domains.accounts import Hasher
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, policy_consent
 from tests.integration.admin_support import (
     ROLES,
     OperatorFactory,
@@ -33,6 +33,7 @@ from tests.integration.admin_support import (
     operator_factory,
     submit_login,
 )
+from tests.integration.legal_support import DeskPages, make_desk_pages
 
 WRONG = "not the operator's password"
 SECURITY_HEADERS = {
@@ -176,7 +177,13 @@ async def test_repeated_failures_throttle_even_the_right_password_until_the_wind
         # The console counts apart from member logins: a member "olga" still signs in.
         registered = await http.post(
             "/v1/accounts",
-            json={"username": "olga", "password": PASSWORD, "display_name": "O", "region": "DE"},
+            json={
+                "username": "olga",
+                "password": PASSWORD,
+                "display_name": "O",
+                "region": "DE",
+                **await policy_consent(http, "DE"),
+            },
         )
         assert registered.status_code == 201
         member_login = await http.post(
@@ -287,6 +294,7 @@ async def test_every_console_response_carries_the_strict_csp_and_security_header
 
 ALL = frozenset(ROLES)
 LEDGER = frozenset({"admin", "finance"})
+LEGAL_DESK = frozenset({"admin", "legal_reviewer", "legal_approver"})
 
 
 @pytest.fixture
@@ -294,8 +302,16 @@ async def oversight(app: FastAPI, world: World, clock: FrozenClock) -> Oversight
     return await make_oversight(app, world, clock)
 
 
-def pages(world: World, oversight: Oversight) -> dict[str, tuple[str, frozenset[str]]]:
-    """Every GET page, with the roles docs/wallet.md's table admits."""
+@pytest.fixture
+async def desk_pages(app: FastAPI, world: World) -> DeskPages:
+    return await make_desk_pages(app)
+
+
+def pages(
+    world: World, oversight: Oversight, desk_pages: DeskPages
+) -> dict[str, tuple[str, frozenset[str]]]:
+    """Every GET page, with the roles docs/wallet.md's and docs/legal-desk.md's tables admit."""
+    legal = desk_pages.pages()
     reconciliation = f"/admin/wallet/reconciliation/runs/{oversight.reconciliation_run_id}"
     return {
         "home": ("/admin/", ALL),
@@ -312,6 +328,16 @@ def pages(world: World, oversight: Oversight) -> dict[str, tuple[str, frozenset[
         "audit run": (f"/admin/wallet/audits/{oversight.audit_run_id}", LEDGER),
         "merchants": ("/admin/wallet/merchants", LEDGER | {"support"}),
         "billers": ("/admin/wallet/billers", LEDGER | {"support"}),
+        "transparency report": (
+            "/admin/legal/transparency",
+            frozenset({"admin", "legal_reviewer", "legal_approver"}),
+        ),
+        **{name: (legal[name], LEGAL_DESK) for name in ("legal cases", "legal rules")},
+        **{name: (legal[name], LEGAL_DESK) for name in ("legal case", "legal document")},
+        "legal intake": (legal["legal intake"], LEGAL_DESK - {"admin"}),
+        "legal package": (legal["legal package"], frozenset({"legal_approver"})),
+        "legal holds": ("/admin/privacy/holds", LEGAL_DESK),  # docs/user-rights.md
+        "complaints": ("/admin/privacy/complaints", frozenset({"support", "admin"})),
     }
 
 
@@ -320,6 +346,7 @@ async def test_each_page_and_action_admits_exactly_the_roles_of_the_design(
     app: FastAPI,
     world: World,
     oversight: Oversight,
+    desk_pages: DeskPages,
     operators: OperatorFactory,
     clock: FrozenClock,
     role: str | None,
@@ -334,7 +361,7 @@ async def test_each_page_and_action_admits_exactly_the_roles_of_the_design(
         def expected(allowed: frozenset[str]) -> int:
             return 303 if role is None else 200 if role in allowed else 403
 
-        every = pages(world, oversight)
+        every = pages(world, oversight, desk_pages)
         views = {name: (await http.get(path)).status_code for name, (path, _) in every.items()}
         assert views == {name: expected(allowed) for name, (_, allowed) in every.items()}
 

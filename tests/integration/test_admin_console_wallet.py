@@ -29,6 +29,7 @@ from tests.integration.admin_support import (
     operator_factory,
     top_up,
 )
+from tests.integration.operator_cli_support import CLI_OPERATOR, add_operator, operator_env
 from tests.integration.wallet_support import balance, transfer
 
 pytestmark = pytest.mark.usefixtures("fast_password_hashing")
@@ -230,9 +231,9 @@ async def test_every_view_of_a_users_money_is_recorded_and_refused_views_are_not
 
 @pytest.mark.parametrize(
     "statement",
-    ["UPDATE operator_actions SET note = 'rewritten'", "DELETE FROM operator_actions"],
+    ["UPDATE audit_log SET note = 'rewritten'", "DELETE FROM audit_log"],
 )
-async def test_operator_actions_cannot_be_updated_or_deleted(
+async def test_recorded_actions_cannot_be_updated_or_deleted(
     app: FastAPI, world: World, operators: OperatorFactory, statement: str
 ) -> None:
     fred = await operators("fred", "finance")
@@ -328,7 +329,7 @@ async def test_home_warns_finance_and_admins_while_the_latest_finished_audit_fai
 
 async def courtyard(*args: str) -> Result:
     def invoke() -> Result:
-        return CliRunner().invoke(cli, ["admin", "wallet", *args])
+        return CliRunner().invoke(cli, ["admin", "wallet", *args], env=operator_env())
 
     return await asyncio.to_thread(invoke)
 
@@ -336,6 +337,7 @@ async def courtyard(*args: str) -> Result:
 async def test_freeze_and_unfreeze_from_the_command_line(
     app: FastAPI, client: httpx.AsyncClient, world: World, database_url: str
 ) -> None:
+    await add_operator(database_url, CLI_OPERATOR, "finance")
     frozen = await courtyard("freeze", "alice", "cny", "--note", "Chargeback", "--db", database_url)
     assert frozen.exit_code == 0, frozen.output
     assert f"CNY account {world.account_id} of alice is now frozen" in frozen.output
@@ -358,6 +360,6 @@ async def test_freeze_and_unfreeze_from_the_command_line(
     assert (await transfer(client, world.alice, world.bob, "1.00")).status_code == 201
     recorded = [(a.operator, a.action, a.note) for a in await actions(app)]
     assert recorded == [
-        ("cli", "wallet.account.unfreeze", "Resolved"),
-        ("cli", "wallet.account.freeze", "Chargeback"),
+        (CLI_OPERATOR, "wallet.account.unfreeze", "Resolved"),
+        (CLI_OPERATOR, "wallet.account.freeze", "Chargeback"),
     ]

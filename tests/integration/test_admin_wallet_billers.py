@@ -13,8 +13,10 @@ from typer.testing import CliRunner, Result
 from courtyard.cli.main import app
 from courtyard.core.clock import SystemClock
 from courtyard.db import Database
+from courtyard.domains.accounts import OperatorActionsLog
 from courtyard.domains.wallet import AccountDirectory
 from courtyard.domains.wallet.billers import BillerRegistry
+from tests.integration.operator_cli_support import CLI_OPERATOR, add_operator, operator_env
 
 runner = CliRunner()
 POWER = [
@@ -24,8 +26,29 @@ POWER = [
 ]  # fmt: skip
 
 
+@pytest.fixture(autouse=True)
+def operator_id(database_url: str) -> str:
+    """The finance operator every command here runs as."""
+    return asyncio.run(add_operator(database_url, CLI_OPERATOR, "finance"))
+
+
 def biller(database_url: str, *args: str) -> Result:
-    return runner.invoke(app, ["admin", "wallet", "biller", *args, "--db", database_url])
+    return runner.invoke(
+        app, ["admin", "wallet", "biller", *args, "--db", database_url], env=operator_env()
+    )
+
+
+def recorded(url: str) -> list[tuple[str, str]]:
+    """Who did what, oldest first, from the audit log."""
+
+    async def read() -> list[tuple[str, str]]:
+        db = Database(url)
+        try:
+            return [(a.operator_id, a.action) for a in await OperatorActionsLog(db).get_latest()]
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())[::-1]
 
 
 def stored(url: str) -> list[dict[str, Any]]:
@@ -100,7 +123,7 @@ def test_bad_registrations_are_refused_and_store_nothing(
     assert stored(database_url) == []
 
 
-def test_disable_and_enable_switch_payments_off_and_on(database_url: str) -> None:
+def test_disable_and_enable_switch_payments_off_and_on(database_url: str, operator_id: str) -> None:
     created = biller(database_url, "create", *POWER)
     biller_id = created.output.split()[1]
     disabled = biller(database_url, "disable", biller_id)
@@ -118,3 +141,8 @@ def test_disable_and_enable_switch_payments_off_and_on(database_url: str) -> Non
         missing = biller(database_url, "disable", unknown)
         assert missing.exit_code == 1
         assert "biller_not_found" in missing.output
+    assert recorded(database_url) == [
+        (operator_id, "wallet.biller.create"),
+        (operator_id, "wallet.biller.disable"),
+        (operator_id, "wallet.biller.enable"),
+    ]

@@ -1,6 +1,6 @@
 """``courtyard admin wallet merchant create|list|suspend|activate`` against the test database,
 with the server app running on it: registration by username, refusals, and a suspension that
-payments see at once. Each change leaves an ``operator_actions`` row."""
+payments see at once. Each change leaves an audit-log entry."""
 
 from __future__ import annotations
 
@@ -8,26 +8,35 @@ import asyncio
 import re
 
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 from typer.testing import CliRunner, Result
 
 from courtyard.cli.main import app as cli
-from courtyard.domains.accounts.models import OperatorAction
+from courtyard.domains.accounts import OperatorActionsLog
 from courtyard.domains.wallet import audit_ledger
 from tests.integration.merchant_support import make_code, pay
+from tests.integration.operator_cli_support import CLI_OPERATOR, add_operator, operator_env
 from tests.integration.wallet_support import fund, member
+
+
+@pytest.fixture
+async def operator_id(database_url: str) -> str:
+    """The finance operator every command here runs as."""
+    return await add_operator(database_url, CLI_OPERATOR, "finance")
 
 
 async def admin(database_url: str, *args: str) -> Result:
     def invoke() -> Result:
-        return CliRunner().invoke(cli, ["admin", "wallet", "merchant", *args, "--db", database_url])
+        return CliRunner().invoke(
+            cli, ["admin", "wallet", "merchant", *args, "--db", database_url], env=operator_env()
+        )
 
     return await asyncio.to_thread(invoke)
 
 
 async def test_an_operator_registers_lists_suspends_and_activates_a_merchant(
-    client: httpx.AsyncClient, app: FastAPI, database_url: str
+    client: httpx.AsyncClient, app: FastAPI, database_url: str, operator_id: str
 ) -> None:
     alice, bob = await member(client, "alice"), await member(client, "bob")
     await fund(app, alice.user_id, 10_00)
@@ -59,21 +68,19 @@ async def test_an_operator_registers_lists_suspends_and_activates_a_merchant(
     assert "active" in activated.output
     assert (await pay(client, alice, code["payload"], "1.00")).status_code == 201
 
-    async with app.state.runtime.db.read() as session:
-        actions = await session.execute(
-            select(OperatorAction.operator_id, OperatorAction.action, OperatorAction.target)
-            .where(OperatorAction.target == f"merchant:{merchant_id}")
-            .order_by(OperatorAction.at, OperatorAction.action_id)
-        )
-        assert [a for _, a, _ in actions] == [
-            "wallet.merchant.create",
-            "wallet.merchant.suspend",
-            "wallet.merchant.activate",
-        ]
+    trail = await OperatorActionsLog(app.state.runtime.db).get_latest(
+        target=f"merchant:{merchant_id}"
+    )
+    assert [(a.operator_id, a.action) for a in reversed(trail)] == [
+        (operator_id, "wallet.merchant.create"),
+        (operator_id, "wallet.merchant.suspend"),
+        (operator_id, "wallet.merchant.activate"),
+    ]
     report = await audit_ledger(app.state.runtime.db)
     assert report.ok, report.findings
 
 
+@pytest.mark.usefixtures("operator_id")
 async def test_bad_registrations_end_with_one_error_line(
     client: httpx.AsyncClient, app: FastAPI, database_url: str
 ) -> None:

@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from courtyard.client import ApiError, Client, MediaInfo, ProtocolError
+from tests.client_support import consent_for
 
 BASE_URL = "http://courtyard.test"
 MIB = 1_048_576
@@ -25,14 +26,22 @@ async def chunks_of(data: bytes, size: int = 100_000) -> AsyncIterator[bytes]:
 @pytest.fixture
 async def alice(app: FastAPI) -> AsyncIterator[Client]:
     async with Client(BASE_URL, transport=httpx.ASGITransport(app=app)) as client:
-        await client.register("alice", "correct horse battery staple", "Alice", "DE")
+        await client.register(
+            "alice",
+            "correct horse battery staple",
+            "Alice",
+            "DE",
+            **await consent_for(client, "DE"),
+        )
         yield client
 
 
 @pytest.fixture
 async def bob(app: FastAPI) -> AsyncIterator[Client]:
     async with Client(BASE_URL, transport=httpx.ASGITransport(app=app)) as client:
-        await client.register("bob", "correct horse battery staple", "Bob", "DE")
+        await client.register(
+            "bob", "correct horse battery staple", "Bob", "DE", **await consent_for(client, "DE")
+        )
         yield client
 
 
@@ -100,8 +109,16 @@ async def test_an_upload_answer_with_another_hash_is_refused() -> None:
 async def test_streaming_up_and_down_over_real_http(live_server: str) -> None:
     data = os.urandom(4 * MIB + 1)
     async with Client(live_server) as uploader, Client(live_server) as reader:
-        await uploader.register("carol", "correct horse battery staple", "Carol", "DE")
-        await reader.register("dave", "correct horse battery staple", "Dave", "DE")
+        await uploader.register(
+            "carol",
+            "correct horse battery staple",
+            "Carol",
+            "DE",
+            **await consent_for(uploader, "DE"),
+        )
+        await reader.register(
+            "dave", "correct horse battery staple", "Dave", "DE", **await consent_for(reader, "DE")
+        )
 
         info = await uploader.upload_media(chunks_of(data, 256 * 1024))
         received = [c async for c in reader.stream_media(info.media_id)]

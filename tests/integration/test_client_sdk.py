@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from courtyard.client import ApiError, AuthError, Backoff, Client
-from tests.client_support import Collector, assert_exactly_once_in_order
+from tests.client_support import Collector, assert_exactly_once_in_order, consent_for
 from tests.conftest import PASSWORD
 
 BASE_URL = "http://courtyard.test"
@@ -36,7 +36,14 @@ def new_client(app: FastAPI) -> ClientFactory:
 
 async def test_register_login_rename_remove_and_logout(new_client: ClientFactory) -> None:
     async with new_client() as laptop, new_client() as phone:
-        registered = await laptop.register("alice", PASSWORD, "Alice", "DE", device_name="laptop")
+        registered = await laptop.register(
+            "alice",
+            PASSWORD,
+            "Alice",
+            "DE",
+            device_name="laptop",
+            **await consent_for(laptop, "DE"),
+        )
         assert laptop.token == registered.access_token
         assert "access_token" not in repr(registered)
         me = await laptop.whoami()
@@ -76,7 +83,7 @@ async def test_register_login_rename_remove_and_logout(new_client: ClientFactory
 
 async def test_profile_and_password_changes_apply(new_client: ClientFactory) -> None:
     async with new_client() as laptop, new_client() as phone:
-        await laptop.register("alice", PASSWORD, "Alice", "DE")
+        await laptop.register("alice", PASSWORD, "Alice", "DE", **await consent_for(laptop, "DE"))
         await phone.login("alice", PASSWORD)
         updated = await laptop.update_profile("Ally")
         assert updated.display_name == "Ally"
@@ -94,7 +101,7 @@ async def test_profile_and_password_changes_apply(new_client: ClientFactory) -> 
 
 async def test_wrong_password_raises_invalid_credentials(new_client: ClientFactory) -> None:
     async with new_client() as client:
-        await client.register("alice", PASSWORD, "Alice", "DE")
+        await client.register("alice", PASSWORD, "Alice", "DE", **await consent_for(client, "DE"))
         client.token = None
         with pytest.raises(ApiError) as raised:
             await client.login("alice", "not the password at all")
@@ -107,11 +114,13 @@ async def test_wrong_password_raises_invalid_credentials(new_client: ClientFacto
 
 async def test_server_problems_map_to_codes(new_client: ClientFactory) -> None:
     async with new_client() as client:
-        await client.register("alice", PASSWORD, "Alice", "DE")
+        await client.register("alice", PASSWORD, "Alice", "DE", **await consent_for(client, "DE"))
         with pytest.raises(ApiError) as taken:
-            await client.register("alice", PASSWORD, "Alice", "DE")
+            await client.register(
+                "alice", PASSWORD, "Alice", "DE", **await consent_for(client, "DE")
+            )
         with pytest.raises(ApiError) as region:
-            await client.register("bob", PASSWORD, "Bob", "XX")
+            await client.register("bob", PASSWORD, "Bob", "XX", **await consent_for(client, "DE"))
     assert (taken.value.status, taken.value.code) == (409, "username_taken")
     assert (region.value.status, region.value.code) == (400, "invalid_region")
 
@@ -127,8 +136,8 @@ async def test_calls_without_a_token_fail_before_reaching_the_server(
 
 async def test_another_users_device_is_not_found(new_client: ClientFactory) -> None:
     async with new_client() as alice, new_client() as bob:
-        a = await alice.register("alice", PASSWORD, "Alice", "DE")
-        await bob.register("bob", PASSWORD, "Bob", "FR")
+        a = await alice.register("alice", PASSWORD, "Alice", "DE", **await consent_for(alice, "DE"))
+        await bob.register("bob", PASSWORD, "Bob", "FR", **await consent_for(bob, "FR"))
         with pytest.raises(ApiError) as removing:
             await bob.remove_device(a.device_id)
         with pytest.raises(ApiError) as renaming:
@@ -141,7 +150,7 @@ async def test_another_users_device_is_not_found(new_client: ClientFactory) -> N
 
 async def test_a_device_id_cannot_reach_another_route(new_client: ClientFactory) -> None:
     async with new_client() as alice:
-        await alice.register("alice", PASSWORD, "Alice", "DE")
+        await alice.register("alice", PASSWORD, "Alice", "DE", **await consent_for(alice, "DE"))
         # Unquoted, "../account/profile" would resolve to PATCH /v1/account/profile.
         with pytest.raises(ApiError) as raised:
             await alice.rename_device("../account/profile", "Mallory")
@@ -151,7 +160,14 @@ async def test_a_device_id_cannot_reach_another_route(new_client: ClientFactory)
 
 async def test_poll_events_yield_each_fact_once_in_order(new_client: ClientFactory) -> None:
     async with new_client() as laptop, new_client() as phone:
-        await laptop.register("alice", PASSWORD, "Alice", "DE", device_name="laptop")
+        await laptop.register(
+            "alice",
+            PASSWORD,
+            "Alice",
+            "DE",
+            device_name="laptop",
+            **await consent_for(laptop, "DE"),
+        )
         second = await phone.login("alice", PASSWORD, device_name="phone")
         await laptop.update_profile("Ally")
         await laptop.rename_device(second.device_id, "pocket")
@@ -178,7 +194,7 @@ async def test_poll_events_yield_each_fact_once_in_order(new_client: ClientFacto
 
 async def test_poll_events_resume_after_a_given_position(new_client: ClientFactory) -> None:
     async with new_client() as client:
-        await client.register("alice", PASSWORD, "Alice", "DE")
+        await client.register("alice", PASSWORD, "Alice", "DE", **await consent_for(client, "DE"))
         for name in ("A", "B", "C"):
             await client.update_profile(name)
         async with Collector(client.events(since=2, mode="poll", poll_timeout_ms=100)) as sink:
@@ -189,7 +205,7 @@ async def test_poll_events_resume_after_a_given_position(new_client: ClientFacto
 
 async def test_poll_events_acknowledge_what_was_taken(new_client: ClientFactory) -> None:
     async with new_client() as client:
-        await client.register("alice", PASSWORD, "Alice", "DE")
+        await client.register("alice", PASSWORD, "Alice", "DE", **await consent_for(client, "DE"))
         await client.update_profile("Ally")
         async with Collector(client.events(mode="poll", poll_timeout_ms=100)) as first:
             await first.wait_for(2)
@@ -204,7 +220,7 @@ async def test_poll_events_acknowledge_what_was_taken(new_client: ClientFactory)
 
 async def test_poll_events_raise_once_the_device_is_removed(new_client: ClientFactory) -> None:
     async with new_client() as laptop, new_client() as phone:
-        await laptop.register("alice", PASSWORD, "Alice", "DE")
+        await laptop.register("alice", PASSWORD, "Alice", "DE", **await consent_for(laptop, "DE"))
         second = await phone.login("alice", PASSWORD)
         async with Collector(phone.events(since=2, mode="poll", poll_timeout_ms=2_000)) as sink:
             await asyncio.sleep(0.1)  # the long-poll is waiting
@@ -217,7 +233,7 @@ async def test_poll_events_raise_once_the_device_is_removed(new_client: ClientFa
 
 async def test_auto_mode_with_a_custom_transport_long_polls(new_client: ClientFactory) -> None:
     async with new_client() as client:
-        await client.register("alice", PASSWORD, "Alice", "DE")
+        await client.register("alice", PASSWORD, "Alice", "DE", **await consent_for(client, "DE"))
         async with Collector(client.events(poll_timeout_ms=100)) as sink:
             (event,) = await sink.wait_for(1)
     assert event.type == "device.added"

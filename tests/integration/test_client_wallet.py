@@ -21,6 +21,7 @@ from courtyard.client.messenger import Messenger
 from courtyard.client.wallet import Wallet, WalletUnsure
 from courtyard.core.ids import new_id
 from courtyard.core.money import Money
+from tests.client_support import consent_for
 from tests.conftest import PASSWORD
 from tests.integration.wallet_support import fund
 
@@ -58,7 +59,9 @@ class Flaky(httpx.AsyncBaseTransport):
 
 async def party(app: FastAPI, username: str, transport: httpx.AsyncBaseTransport) -> Party:
     client = Client(BASE_URL, transport=transport)
-    session = await client.register(username, PASSWORD, username.title(), "DE")
+    session = await client.register(
+        username, PASSWORD, username.title(), "DE", **await consent_for(client, "DE")
+    )
     await client.wallet.set_pin(PIN, password=PASSWORD)
     client.wallet.pin = PIN
     return Party(client, session.user_id)

@@ -18,6 +18,7 @@ from courtyard.client.wallet import Wallet, WalletUnsure
 from courtyard.client.wallet_payments import render_qr
 from courtyard.core.money import Money
 from courtyard.domains.wallet import audit_ledger
+from tests.client_support import consent_for
 from tests.conftest import PASSWORD
 from tests.integration.merchant_support import forge, register_merchant
 from tests.integration.test_client_wallet import Flaky
@@ -54,7 +55,9 @@ class Shop:
 
 async def party(recorder: Recorder, username: str) -> Wallet:
     client = Client(BASE_URL, transport=recorder)
-    await client.register(username, PASSWORD, username.title(), "DE")
+    await client.register(
+        username, PASSWORD, username.title(), "DE", **await consent_for(client, "DE")
+    )
     await client.wallet.set_pin(PIN, password=PASSWORD)
     client.wallet.pin = PIN
     return client.wallet

@@ -11,7 +11,7 @@ import pytest
 
 from courtyard.client import ApiError, AuthError, Backoff, Client
 from courtyard.client import conversations as api
-from tests.client_support import Collector, assert_exactly_once_in_order
+from tests.client_support import Collector, assert_exactly_once_in_order, consent_for
 from tests.conftest import PASSWORD
 from tests.integration.conversation_support import megolm_envelope
 from tests.tcp_proxy import TcpProxy
@@ -33,7 +33,7 @@ def via(proxy: TcpProxy) -> str:
 
 async def test_socket_events_arrive_live_and_are_acknowledged(live_server: str) -> None:
     async with Client(live_server, backoff=FAST) as client:
-        await client.register("alice", PASSWORD, "Alice", "DE")
+        await client.register("alice", PASSWORD, "Alice", "DE", **await consent_for(client, "DE"))
         async with Collector(client.events(mode="ws")) as sink:
             await sink.wait_for(1)
             await client.update_profile("Ally")
@@ -48,7 +48,7 @@ async def test_socket_events_arrive_live_and_are_acknowledged(live_server: str) 
 
 async def test_auto_mode_without_a_transport_uses_the_socket(live_server: str) -> None:
     async with Client(live_server, backoff=FAST) as client:
-        await client.register("alice", PASSWORD, "Alice", "DE")
+        await client.register("alice", PASSWORD, "Alice", "DE", **await consent_for(client, "DE"))
         # No socket means no sync: auto mode must not quietly fall back to long-polling.
         client.sync_once = None  # type: ignore[assignment]
         async with Collector(client.events(since=0)) as sink:
@@ -63,7 +63,7 @@ async def test_socket_events_survive_drops_and_refusals_exactly_once(
         Client(live_server) as writer,
         Client(via(proxy), backoff=FAST, timeout=2.0) as reader,
     ):
-        await writer.register("alice", PASSWORD, "Alice", "DE")
+        await writer.register("alice", PASSWORD, "Alice", "DE", **await consent_for(writer, "DE"))
         await reader.login("alice", PASSWORD, device_name="reader")
         async with Collector(reader.events(since=0, mode="ws")) as sink:
             await sink.wait_for(2)
@@ -95,7 +95,7 @@ async def test_removed_device_stream_raises_instead_of_reconnecting(
     live_server: str, proxy: TcpProxy
 ) -> None:
     async with Client(live_server) as laptop, Client(via(proxy), backoff=FAST) as phone:
-        await laptop.register("alice", PASSWORD, "Alice", "DE")
+        await laptop.register("alice", PASSWORD, "Alice", "DE", **await consent_for(laptop, "DE"))
         second = await phone.login("alice", PASSWORD)
         async with Collector(phone.events(since=2, mode="ws")) as sink:
             await asyncio.sleep(0.2)  # the socket is open and waiting
@@ -111,7 +111,7 @@ async def test_removed_device_stream_raises_instead_of_reconnecting(
 
 async def test_a_revoked_token_is_refused_at_the_handshake(live_server: str) -> None:
     async with Client(live_server, backoff=FAST) as client:
-        await client.register("alice", PASSWORD, "Alice", "DE")
+        await client.register("alice", PASSWORD, "Alice", "DE", **await consent_for(client, "DE"))
         token = client.token
         await client.logout()
         client.token = token
@@ -126,8 +126,12 @@ async def test_messages_ride_on_the_live_socket_and_go_over_http_without_one(
     live_server: str, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with Client(live_server) as bob, Client(via(proxy), backoff=FAST) as alice:
-        alice_session = await alice.register("alice", PASSWORD, "Alice", "DE")
-        bob_session = await bob.register("bob", PASSWORD, "Bob", "DE")
+        alice_session = await alice.register(
+            "alice", PASSWORD, "Alice", "DE", **await consent_for(alice, "DE")
+        )
+        bob_session = await bob.register(
+            "bob", PASSWORD, "Bob", "DE", **await consent_for(bob, "DE")
+        )
         conversation = await api.create_conversation(alice, "direct", [bob_session.user_id])
         cid = conversation.conversation_id
         envelope = megolm_envelope({"device_id": alice_session.device_id})

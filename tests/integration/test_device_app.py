@@ -49,11 +49,17 @@ class Browser:
         headers = {"X-CSRF-Token": self.csrf, "HX-Request": "true"}
         return await self.http.post(path, headers=headers, **kwargs)  # type: ignore[arg-type]
 
-    async def sign_up(self, username: str) -> str:
-        """Sign up through the page; return the new user's id as the layout shows it."""
-        form = {
-            "username": username, "display_name": username.title(), "region": "de",
-            "password": PASSWORD, "passphrase": PASSPHRASE,
+    async def sign_up(self, username: str, region: str = "de") -> str:
+        """Sign up through the page, accepting the region's policy as shown; return the new
+        user's id as the layout shows it."""
+        shown = await self.http.get("/signup/policy", params={"region": region})
+        version_hash = re.search(r'name="policy_version_hash" value="([0-9a-f]{64})"', shown.text)
+        assert version_hash, shown.text
+        required = re.findall(r'name="purpose" value="([a-z_]+)" checked required', shown.text)
+        form: dict[str, Any] = {
+            "username": username, "display_name": username.title(), "region": region,
+            "password": PASSWORD, "passphrase": PASSPHRASE, "accept_policy": "on",
+            "policy_version_hash": version_hash.group(1), "purpose": required,
         }  # fmt: skip
         response = await self.post("/signup", data=form)
         assert response.status_code == 204, response.text
@@ -225,8 +231,9 @@ async def test_signing_up_leads_to_the_conversation_list_with_room_for_every_sec
     assert page.status_code == 200
     assert user_id.strip()
     assert "No conversations yet." in page.text
-    for section in ("Contacts", "Moments", "Channels", "Mini-apps", "Privacy center"):
+    for section in ("Contacts", "Moments", "Channels", "Mini-apps"):
         assert re.search(rf"{section} <span class=\"badge\">coming soon</span>", page.text)
+    assert '<a href="/privacy" class="">Privacy center</a>' in page.text
     assert PASSPHRASE not in page.text
     assert alice.app.device.profile.path.exists()
 

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from courtyard.api.runtime import Runtime
 from courtyard.client import ApiError, Client
 from courtyard.domains.keys.models import DeviceKeys, FallbackKey, OneTimeKey
+from tests.client_support import consent_for
 from tests.conftest import PASSWORD, register
 from tests.keys_support import (
     LOW_ORDER_HEX,
@@ -388,7 +389,13 @@ async def sdk(app: FastAPI) -> AsyncIterator[Client]:
 async def test_the_sdk_uploads_queries_claims_and_counts(
     sdk: Client, client: httpx.AsyncClient, bob: Device
 ) -> None:
-    me = Device({**(await sdk.register("carol", PASSWORD, "Carol", "DE")).__dict__})
+    me = Device(
+        {
+            **(
+                await sdk.register("carol", PASSWORD, "Carol", "DE", **await consent_for(sdk, "DE"))
+            ).__dict__
+        }
+    )
     device_keys, otks = me.device_keys(), me.one_time_keys(2)
 
     counts_after = await sdk.upload_keys(device_keys, otks, me.fallback_key())

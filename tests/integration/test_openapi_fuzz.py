@@ -88,6 +88,12 @@ class LiveServer:
         self._sock.close()
 
 
+def policy_fields(http: httpx.Client) -> dict[str, Any]:
+    """What a registration in DE sends to consent to the current policy."""
+    policy = http.get("/v1/privacy/policy", params={"country": "DE"}).json()
+    return {"policy_version_hash": policy["version_hash"], "purposes": {}}
+
+
 class Sessions:
     """Hands out a live session, registering a fresh user once the last one may have ended
     (logout, device removal, password change); fuzzed requests never learn its password."""
@@ -105,6 +111,7 @@ class Sessions:
                     "password": PASSWORD,
                     "display_name": "Fuzzer",
                     "region": "DE",
+                    **policy_fields(self._http),
                 },
             )
             assert response.status_code == 201, response.text
@@ -246,6 +253,8 @@ def test_success_answers_the_fuzzer_cannot_guess_conform_too(live_url: str) -> N
         "display_name": "C",
         "region": "DE",
     }
+    with httpx.Client(base_url=live_url, timeout=30) as http:
+        account.update(policy_fields(http))
     credentials: dict[str, Any] = {"username": "conformer", "password": PASSWORD}
 
     assert _call(register.Case(body=account), live_url, None).status_code == 201

@@ -25,6 +25,7 @@ from courtyard.domains.wallet import AuditRuns, AuditRunView
 from courtyard.domains.wallet.audit_runs import AUDIT_JOB, audit_job_id
 from courtyard.domains.wallet.models import LedgerPosting
 from courtyard.domains.wallet.oversight_models import WalletAuditRun
+from tests.integration.operator_cli_support import cli_operator
 from tests.integration.oversight_support import oversight_settings, started_without_job_loop
 from tests.integration.wallet_support import Member, fund, member
 
@@ -224,7 +225,7 @@ async def test_a_clean_incremental_run_after_new_money_checks_only_the_new_posti
 
 
 def test_the_audit_command_records_incremental_and_full_runs(database_url: str) -> None:
-    runner = CliRunner()
+    runner = CliRunner(env=asyncio.run(cli_operator(database_url)))
     first = runner.invoke(cli, ["admin", "wallet", "audit", "--db", database_url])
     assert first.exit_code == 0, first.output
     assert "incremental audit" in first.output

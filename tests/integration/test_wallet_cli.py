@@ -12,6 +12,7 @@ from typer.testing import CliRunner, Result
 
 from courtyard.cli.main import app as cli
 from courtyard.client import Client, Profile
+from tests.client_support import consent_for
 from tests.conftest import PASSWORD
 from tests.integration.wallet_support import fund
 
@@ -28,7 +29,9 @@ async def courtyard(*args: str, env: dict[str, str] | None = None, stdin: str = 
 async def signed_in(server: str, username: str, profile: Path) -> str:
     """Register ``username`` and save the session in ``profile``, as `courtyard register` does."""
     async with Client(server) as client:
-        session = await client.register(username, PASSWORD, username.title(), "DE")
+        session = await client.register(
+            username, PASSWORD, username.title(), "DE", **await consent_for(client, "DE")
+        )
         Profile(profile).save(server, session)
         return session.user_id
 

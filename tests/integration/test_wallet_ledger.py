@@ -262,8 +262,9 @@ def test_the_audit_command_reports_ok_and_then_a_planted_finding(database_url: s
     from typer.testing import CliRunner
 
     from courtyard.cli.main import app as cli
+    from tests.integration.operator_cli_support import cli_operator
 
-    runner = CliRunner()
+    runner = CliRunner(env=asyncio.run(cli_operator(database_url)))
     clean = runner.invoke(cli, ["admin", "wallet", "audit", "--db", database_url])
     assert clean.exit_code == 0, clean.output
     assert "ok" in clean.output

@@ -18,11 +18,17 @@ from courtyard.admin import (
     views_actions,
     views_audit,
     views_auth,
+    views_complaints,
+    views_holds,
     views_home,
     views_jobs,
     views_ledger,
+    views_legal_case,
+    views_legal_cases,
+    views_legal_steps,
     views_merchants,
     views_reconciliation,
+    views_transparency,
     views_wallet_users,
 )
 from courtyard.admin.pages import HERE, Pages, error_page, status_of
@@ -40,6 +46,12 @@ PAGES: tuple[Pages, ...] = (
     views_merchants.pages,
     views_jobs.pages,
     views_actions.pages,
+    views_transparency.pages,
+    views_legal_cases.pages,
+    views_legal_case.pages,
+    views_legal_steps.pages,
+    views_holds.pages,
+    views_complaints.pages,
 )
 
 

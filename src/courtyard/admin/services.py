@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from courtyard.core.clock import Clock
 from courtyard.db import Database
 from courtyard.domains.accounts import OperatorActionsLog, OperatorSessions, OperatorsService
+from courtyard.domains.audit import AuditLog
 from courtyard.domains.jobs import DueJobs
+from courtyard.domains.legal import LegalDesk, TransparencyReports
+from courtyard.domains.privacy.rights import UserRights
 from courtyard.domains.wallet import AuditRuns, MerchantRegistry, WalletOversight, WalletService
 from courtyard.domains.wallet.billers import BillerRegistry
 from courtyard.domains.wallet.reconcile import Reconciliation
@@ -30,6 +33,10 @@ class ConsoleServices:
     resolutions: Resolutions
     merchants: MerchantRegistry
     billers: BillerRegistry
+    transparency: TransparencyReports
+    audit_log: AuditLog  # the Merkle log of every action (not the ledger's audits above)
+    legal: LegalDesk  # the lawful-request desk, with the node's rules and signing key
+    rights: UserRights  # legal holds and complaints (docs/user-rights.md)
 
     @classmethod
     def build(
@@ -40,6 +47,9 @@ class ConsoleServices:
         jobs: DueJobs,
         wallet: WalletService,
         operators: OperatorsService,
+        audit_log: AuditLog,
+        legal: LegalDesk,
+        rights: UserRights,
     ) -> ConsoleServices:
         return cls(
             clock=clock,
@@ -53,4 +63,8 @@ class ConsoleServices:
             resolutions=wallet.resolutions,
             merchants=wallet.merchant_registry,
             billers=wallet.billers,
+            transparency=TransparencyReports(db, clock),
+            audit_log=audit_log,
+            legal=legal,
+            rights=rights,
         )

@@ -16,13 +16,19 @@ from courtyard.api.middleware import AccessLogMiddleware, BodyLimitMiddleware
 from courtyard.api.problems import Problem, install_problem_handlers
 from courtyard.api.routes import (
     accounts,
+    audit,
     conversations,
     devices,
     keys,
+    legal,
     media,
     ops,
+    privacy_consent,
+    privacy_data,
+    privacy_rights,
     sync,
     to_device,
+    transparency,
     users,
     wallet,
     wallet_bills,
@@ -34,10 +40,13 @@ from courtyard.api.routes import (
 from courtyard.api.runtime import Runtime
 from courtyard.core.clock import Clock
 from courtyard.core.config import Settings
+from courtyard.domains.legal import MAX_INTAKE_BYTES
 from courtyard.domains.messaging import MegolmEnvelope
 from courtyard.domains.todevice import OlmEnvelope
 from courtyard.streams import Bus
 
+# The console's lawful-request intake form (admin/views_legal_cases.py) uploads documents.
+LEGAL_INTAKE_PATH = "/admin/legal/intake"
 # Schemas referenced from documentation rather than from a route's own models.
 EXTRA_COMPONENTS: tuple[type[BaseModel], ...] = (Problem, OlmEnvelope, MegolmEnvelope)
 DESCRIPTION = """Courtyard's server API. The server stores and forwards; it cannot read your
@@ -69,6 +78,7 @@ def create_app(
     for module in (
         ops, accounts, users, devices, keys, sync, to_device, media, conversations, wallet,
         wallet_operations, wallet_red_packets, wallet_bills, wallet_payments, wallet_merchants,
+        transparency, privacy_data, privacy_consent, privacy_rights, audit, legal,
     ):  # fmt: skip
         app.include_router(module.router)
     # The operator console (HTML, outside the OpenAPI spec), on this node's services.
@@ -79,12 +89,16 @@ def create_app(
         runtime.due,
         runtime.wallet,
         runtime.operators,
+        runtime.audit,
+        runtime.legal,
+        runtime.rights,
     )
     app.mount("/admin", create_console(console))
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        streamed={media.UPLOAD_PATH: settings.max_media_bytes},
+        # Uploads: attachments, and a lawful request's documents at the console's intake.
+        streamed={media.UPLOAD_PATH: settings.max_media_bytes, LEGAL_INTAKE_PATH: MAX_INTAKE_BYTES},
     )
     app.add_middleware(AccessLogMiddleware, metrics=runtime.metrics)
 

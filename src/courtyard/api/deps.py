@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from courtyard.api.runtime import Runtime
 from courtyard.domains.accounts import AccountsService, Identity, InvalidToken
 from courtyard.domains.keys import KeysService
+from courtyard.domains.privacy import Scope
 
 bearer = HTTPBearer(auto_error=False, description="An access token from login or register.")
 
@@ -46,7 +47,26 @@ async def current_identity(
     return await accounts.authenticate(credentials.credentials)
 
 
-CurrentIdentity = Annotated[Identity, Depends(current_identity)]
+# Routes a user must reach even before consenting to the current policy (reading and
+# accepting it, export, erasure, complaints, signing out, whoami).
+CurrentIdentityAnyConsent = Annotated[Identity, Depends(current_identity)]
+WALLET_ROUTES = "/v1/wallet"
+
+
+async def consented_identity(
+    request: HTTPConnection, identity: CurrentIdentityAnyConsent, runtime: RuntimeDep
+) -> Identity:
+    """The caller, once the consent gate lets them in: the current version of their region's
+    policy and its required purposes, and under /v1/wallet the wallet's purposes too; else
+    403 ``consent_required`` (docs/privacy-consent.md, "The consent gate")."""
+    path = request.url.path
+    wallet = path == WALLET_ROUTES or path.startswith(WALLET_ROUTES + "/")
+    scope: Scope = "wallet" if wallet else "all"
+    await runtime.consent.gate.check(identity.user_id, scope)
+    return identity
+
+
+CurrentIdentity = Annotated[Identity, Depends(consented_identity)]
 
 
 def client_address(request: Request) -> str | None:
@@ -54,8 +74,3 @@ def client_address(request: Request) -> str | None:
 
 
 ClientAddress = Annotated[str | None, Depends(client_address)]
-
-# Routes a user must reach even before consenting to the current policy (reading and
-# accepting it, export, erasure, complaints, signing out). Issue 6's consent gate makes
-# ``CurrentIdentity`` refuse unconsented users; this one lets them through.
-CurrentIdentityAnyConsent = Annotated[Identity, Depends(current_identity)]

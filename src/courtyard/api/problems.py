@@ -27,6 +27,7 @@ STATUS_BY_KIND: list[tuple[type[errors.CourtyardError], int]] = [
     (errors.NotFound, 404),
     (errors.Conflict, 409),
     (errors.PayloadTooLarge, 413),
+    (errors.Unprocessable, 422),
     (errors.TooManyRequests, 429),
     (errors.Unavailable, 503),
 ]

@@ -23,10 +23,15 @@ from courtyard.domains.accounts import (
     OperatorsService,
     ThrottleLimits,
 )
+from courtyard.domains.audit import AuditKeyring, AuditLog
 from courtyard.domains.jobs import DueJobs
 from courtyard.domains.keys import KeysService
+from courtyard.domains.legal import NOTICE_JOB as LEGAL_NOTICE_JOB
+from courtyard.domains.legal import LegalDesk, legal_desk_for
 from courtyard.domains.media import FileBlobStore, MediaService
 from courtyard.domains.messaging import ConversationsService, MessagesService, Timeline
+from courtyard.domains.privacy import ConsentService
+from courtyard.domains.privacy.rights import UserRights
 from courtyard.domains.todevice import ToDeviceService
 from courtyard.domains.wallet import (
     PinPolicy,
@@ -45,6 +50,7 @@ from courtyard.workers.periodic import Job, PeriodicJobs
 log = logging.getLogger(__name__)
 
 PURGE_EVERY_SECONDS = 300.0
+SIGN_AUDIT_HEAD_EVERY_SECONDS = 60.0
 IN_PROCESS_SANDBOX_URL = "http://sandbox.internal"
 IN_PROCESS_SELF_URL = "http://courtyard.internal"
 CALLBACK_PATH = "/v1/wallet/providers/sandbox/callbacks"
@@ -59,6 +65,7 @@ class Runtime:
     notifier: StreamNotifier
     streams: StreamStore
     accounts: AccountsService
+    consent: ConsentService
     operators: OperatorsService
     operator_sessions: OperatorSessions
     sync: SyncService
@@ -71,6 +78,9 @@ class Runtime:
     due: DueJobs
     wallet: WalletService
     due_runner: DueRunner
+    audit: AuditLog
+    legal: LegalDesk
+    rights: UserRights
     jobs: PeriodicJobs = field(default_factory=lambda: PeriodicJobs([]))
     started: bool = False
 
@@ -94,12 +104,19 @@ class Runtime:
         )
         notifier = StreamNotifier(bus)
         timeline = Timeline(streams, clock)
-        accounts = AccountsService(db, streams, clock, hasher, throttle)
+        consent = ConsentService(db, clock, streams, hosting_country=settings.hosting_country)
+        accounts = AccountsService(db, streams, clock, hasher, throttle, consent=consent)
         metrics = Metrics()
         due = DueJobs(db, clock, on_failed=lambda _job: metrics.due_jobs_failed.inc())
         wallet = build_wallet(
             settings, db, clock, streams, timeline, accounts, hasher, due,
             on_audit_findings=metrics.wallet_audit_findings.set,
+        )  # fmt: skip
+        rights = UserRights(
+            db, clock, accounts=accounts, timeline=timeline, jobs=due,
+            blobs=FileBlobStore(settings.data_dir / "media"),
+            login_window=dt.timedelta(seconds=settings.login_window_seconds),
+            daily_jobs=settings.privacy_daily_jobs,
         )  # fmt: skip
         runtime = cls(
             settings=settings,
@@ -109,6 +126,7 @@ class Runtime:
             notifier=notifier,
             streams=streams,
             accounts=accounts,
+            consent=consent,
             operators=OperatorsService(db, clock, hasher),
             # The console's sign-ins count in a namespace of their own ("op:").
             operator_sessions=OperatorSessions(
@@ -126,7 +144,11 @@ class Runtime:
             due=due,
             wallet=wallet,
             due_runner=DueRunner(due, poll_seconds=settings.due_poll_seconds),
+            audit=AuditLog(db, clock, AuditKeyring.from_data_dir(settings.data_dir)),
+            legal=legal_desk_for(settings, db, clock),
+            rights=rights,
         )
+        due.register_local(LEGAL_NOTICE_JOB, runtime.legal.run_notice_job)
         wallet.transfers.queue.on_batch = metrics.wallet_transfer_batch.observe
         runtime.jobs = PeriodicJobs(
             [
@@ -137,6 +159,8 @@ class Runtime:
                     PURGE_EVERY_SECONDS,
                     runtime.operator_sessions.purge,
                 ),
+                # A periodic job, not a due job: it writes no due_jobs row.
+                Job("sign-audit-head", SIGN_AUDIT_HEAD_EVERY_SECONDS, runtime.audit.sign_if_grown),
             ]
         )
         return runtime
@@ -145,8 +169,10 @@ class Runtime:
         """Connect the bus and start background jobs; the schema must already be migrated."""
         if self.started:
             return
+        await self.consent.policies.do_publish_at_start()  # each region's text, if it changed
         await self.bus.start()
         await self.wallet.start()
+        await self.rights.start()
         self.jobs.start()
         self.due_runner.start()
         self.started = True

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import orjson
 from fastapi import WebSocket
@@ -31,6 +31,7 @@ from courtyard.core.errors import CourtyardError, TooManyRequests
 from courtyard.core.wire import WireId, first_problem
 from courtyard.domains.accounts import Identity
 from courtyard.domains.messaging import SendMessage
+from courtyard.domains.privacy import Scope
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,12 @@ class TransferFrame(CreateTransfer):
 
 
 Handler = Callable[[dict[str, Any]], Awaitable[str]]
+
+
+class Consent(Protocol):
+    """The socket's consent (api/socket_consent.py): raises ``ConsentRequired`` if refused."""
+
+    async def judge(self, scope: Scope = "all") -> None: ...
 
 
 def _ref(frame: dict[str, Any]) -> str:
@@ -96,10 +103,13 @@ async def acknowledge(runtime: Runtime, identity: Identity, position: int) -> No
 class SocketSession:
     """Reads one socket's client frames; owns its in-flight sends and pending ack."""
 
-    def __init__(self, websocket: WebSocket, runtime: Runtime, identity: Identity) -> None:
+    def __init__(
+        self, websocket: WebSocket, runtime: Runtime, identity: Identity, consent: Consent
+    ) -> None:
         self.websocket = websocket
         self.runtime = runtime
         self.identity = identity
+        self.consent = consent  # judged before each send and transfer (no query)
         self._slots = asyncio.Semaphore(MAX_SENDS_IN_FLIGHT)
         self._sends: set[asyncio.Task[None]] = set()
         self._ack_wanted = -1
@@ -163,6 +173,7 @@ class SocketSession:
             return problem_frame(
                 _ref(frame), 422, "invalid_request", "The frame does not match the schema", detail
             )
+        await self.consent.judge("all")
         sent = await self.runtime.messages.do_send(
             self.identity, send.conversation_id, send.txn_id, send.content
         )
@@ -177,6 +188,7 @@ class SocketSession:
             return problem_frame(
                 _ref(frame), 422, "invalid_request", "The frame does not match the schema", detail
             )
+        await self.consent.judge("wallet")
         result = await create_transfer(self.runtime, self.identity, body.idempotency_key, body)
         return dumps({"type": "wallet.result", "ref": body.ref, "status": 201,
                       "body": {**result.body, "replayed": result.replayed}})  # fmt: skip

@@ -6,13 +6,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
 import httpx
 
-from courtyard.client import AuthError, Client, ClientError, Profile, Session, StoredSession
+from courtyard.app.consent_watch import ConsentWatch, WatchedClient
+from courtyard.client import (
+    AuthError,
+    Client,
+    ClientError,
+    ConsentRequired,
+    Profile,
+    Session,
+    StoredSession,
+)
 from courtyard.client.crypto import KdfParams
 from courtyard.client.messenger import Messenger
 
@@ -55,6 +64,7 @@ class DeviceState:
         self._changed = asyncio.Condition()
         self._version = 0
         self._sync_task: asyncio.Task[None] | None = None
+        self.consent = ConsentWatch()
 
     # --- who is signed in -----------------------------------------------------------------
 
@@ -66,12 +76,24 @@ class DeviceState:
         return self.messenger is not None
 
     async def sign_up(
-        self, username: str, password: str, display_name: str, region: str, passphrase: str
+        self,
+        username: str,
+        password: str,
+        display_name: str,
+        region: str,
+        passphrase: str,
+        *,
+        policy_version_hash: str,
+        purposes: Mapping[str, bool],
     ) -> None:
-        """Create an account with this device as its first, then open its crypto store."""
+        """Create an account with this device as its first, consenting to the region's policy
+        the user was shown, then open its crypto store."""
 
         async def register(client: Client) -> Session:
-            return await client.register(username, password, display_name, region, "Device app")
+            return await client.register(
+                username, password, display_name, region, "Device app",
+                policy_version_hash=policy_version_hash, purposes=purposes,
+            )  # fmt: skip
 
         await self._adopt(register, passphrase)
 
@@ -142,7 +164,33 @@ class DeviceState:
         await self.changed()
 
     def _client(self, server: str, token: str | None) -> Client:
-        return Client(server, token, transport=self.transport)
+        return WatchedClient(server, token, transport=self.transport, watch=self.consent)
+
+    @contextlib.asynccontextmanager
+    async def account_client(self) -> AsyncIterator[Client]:
+        """A client for the signed-in account, even while locked (consent comes before the
+        crypto store opens); ``Locked`` if nobody is signed in."""
+        if self.messenger is not None:
+            yield self.messenger.client
+            return
+        stored = self.stored()
+        if stored is None:
+            raise Locked("this profile is not signed in")
+        async with self._client(stored.server, stored.access_token) as client:
+            yield client
+
+    def public_client(self) -> Client:
+        """A client without a session, for what the server shows anyone (policies)."""
+        return self._client(self.server, None)
+
+    async def check_consent(self) -> None:
+        """Ask the server where this account stands with the consent gate and tell
+        ``consent`` (nothing to ask with while locked; on failure keep what was known)."""
+        messenger = self.messenger
+        if messenger is None:
+            return
+        with contextlib.suppress(ClientError):
+            self.consent.learnt(await messenger.client.privacy.consent_state())
 
     # --- using the messenger --------------------------------------------------------------
 
@@ -185,6 +233,12 @@ class DeviceState:
                     await self.changed()
             except asyncio.CancelledError:
                 raise
+            except ConsentRequired as exc:
+                # The server wants consent first: pages show it; sync resumes once given.
+                self.consent.note(exc)
+                await self.changed()
+                await self.consent.wait_until_given()
+                continue
             except AuthError:
                 log.warning("the server ended this device's session; signing out here")
                 self.profile.clear()

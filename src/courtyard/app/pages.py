@@ -24,7 +24,7 @@ SECTIONS = [
     ("channels", "Channels", None),
     ("wallet", "Wallet", "/wallet"),
     ("miniapps", "Mini-apps", None),
-    ("privacy", "Privacy center", None),
+    ("privacy", "Privacy center", "/privacy"),
     ("search", "Search", "/search"),
     ("devices", "Devices", "/devices"),
 ]

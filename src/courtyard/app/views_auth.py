@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from courtyard.app.consent_watch import consent_url
 from courtyard.app.pages import go, problem, render, state
-from courtyard.client import ApiError, ClientError
+from courtyard.client import ApiError, ClientError, ConsentRequired
 from courtyard.client.crypto import WrongPassphrase
 
 
@@ -32,10 +33,18 @@ async def sign_up(request: Request) -> Response:
     password, passphrase = str(form.get("password", "")), str(form.get("passphrase", ""))
     if not all(fields.values()) or not password or not passphrase:
         return problem(request, "Please fill in every field.")
+    version_hash = str(form.get("policy_version_hash", ""))
+    if not version_hash:
+        return problem(request, "Enter your region to see its privacy policy first.")
+    if str(form.get("accept_policy", "")) != "on":
+        return problem(request, "Please read the privacy policy and tick “I accept”.")
+    # The purposes the form showed; the server refuses if a required one is not ticked.
+    purposes = {str(name): True for name in form.getlist("purpose")}
     try:
         await state(request).sign_up(
             fields["username"], password, fields["display_name"],
             fields["region"].upper(), passphrase,
+            policy_version_hash=version_hash, purposes=purposes,
         )  # fmt: skip
     except ClientError as exc:
         return problem(request, explain(exc))
@@ -50,6 +59,8 @@ async def sign_in(request: Request) -> Response:
         return problem(request, "Please fill in every field.")
     try:
         await state(request).sign_in(username, password, passphrase)
+    except ConsentRequired:  # signed in; the keys open once the new policy is accepted
+        return go(request, consent_url("/chats"))
     except ClientError as exc:
         return problem(request, explain(exc))
     return go(request, "/chats")
@@ -61,6 +72,8 @@ async def unlock(request: Request) -> Response:
         await state(request).unlock(str(form.get("passphrase", "")))
     except WrongPassphrase:
         return problem(request, "That passphrase does not open this device's keys.")
+    except ConsentRequired:
+        return go(request, consent_url("/chats"))
     except ClientError as exc:
         return problem(request, explain(exc))
     return go(request, "/chats")
@@ -88,6 +101,8 @@ async def events(request: Request) -> Response:
 
 
 def explain(exc: ClientError) -> str:
+    if isinstance(exc, ConsentRequired):
+        return "The server needs your consent first: see the privacy center."
     if isinstance(exc, ApiError):
         return exc.message
     return str(exc)

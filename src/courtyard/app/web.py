@@ -26,11 +26,16 @@ from courtyard.app import (
     views_chat,
     views_operations,
     views_payments,
+    views_privacy,
+    views_privacy_data,
+    views_privacy_rights,
     views_wallet,
 )
+from courtyard.app.consent_watch import ConsentGuard
 from courtyard.app.device import DeviceState, Locked
 from courtyard.app.pages import HERE, go
 from courtyard.app.security import Guard, Sessions
+from courtyard.client import ConsentRequired
 from courtyard.client.crypto import KdfParams
 
 HOST = "127.0.0.1"  # never anything else: the app holds decrypted messages
@@ -82,14 +87,19 @@ def create_device_app(
             *views_bills.routes,
             *views_payments.routes,
             *views_operations.routes,
+            *views_privacy_data.routes,
+            *views_privacy_rights.routes,
+            *views_privacy.routes,
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        exception_handlers={Locked: locked},
+        exception_handlers={Locked: locked, ConsentRequired: views_privacy.consent_required},
         lifespan=lifespan,
     )
     starlette.state.device = device
     sessions = Sessions(port)
-    return DeviceApp(Guard(starlette, sessions), device, sessions)
+    # While the server wants consent, pages lead to /privacy/consent (docs/privacy-consent.md).
+    guarded = ConsentGuard(starlette, device.check_consent, device.consent)
+    return DeviceApp(Guard(guarded, sessions), device, sessions)
 
 
 def quiet_sdk_logs() -> None:

@@ -1,7 +1,7 @@
 """``courtyard admin wallet freeze|unfreeze USERNAME CURRENCY --note TEXT``: stop or allow
 payments from a user's account. Run on a server host against the database, like the console's
-freeze button; each change is recorded in ``operator_actions`` with the note and the operator
-id ``cli`` (the one the other ``admin wallet`` commands record)."""
+freeze button, by a finance or admin operator (``--operator``); each change is recorded in
+``operator_actions`` with the note and that operator's id."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from courtyard.cli.admin_roles import roles_of
+from courtyard.cli.operator_auth import OperatorOption, signed_in_operator
 from courtyard.core.errors import CourtyardError
 
-CLI_OPERATOR = "cli"  # operator_actions.operator_id of changes made from the server's shell
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
@@ -38,7 +39,13 @@ def register_account_commands(app: typer.Typer) -> None:
 
 
 def change_status(
-    action: str, username: str, currency: str, note: str, db: str | None, data_dir: Path | None
+    action: str,
+    username: str,
+    currency: str,
+    note: str,
+    operator: str | None,
+    db: str | None,
+    data_dir: Path | None,
 ) -> None:
     from courtyard.cli.server import settings_or_exit
     from courtyard.core.clock import SystemClock
@@ -47,6 +54,7 @@ def change_status(
     from courtyard.domains.wallet.freezing import Freezing, StatusChange
 
     settings = settings_or_exit(database_url=db, data_dir=data_dir)
+    operator_id = signed_in_operator(settings, operator, *roles_of(f"wallet {action}")).operator_id
     upgrade(settings.database_url)
 
     async def work() -> StatusChange:
@@ -54,7 +62,7 @@ def change_status(
         try:
             freezing = Freezing(database, SystemClock())
             return await freezing.do_change_user_account(
-                CLI_OPERATOR, action, username, currency, note
+                operator_id, action, username, currency, note
             )
         finally:
             await database.dispose()
@@ -72,20 +80,22 @@ def freeze(
     username: UsernameArg,
     currency: CurrencyArg,
     note: NoteOption,
+    operator: OperatorOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Freeze a user's account: payments from it are refused (account_frozen); money can
     still come in, so refunds reach it."""
-    change_status("freeze", username, currency, note, db, data_dir)
+    change_status("freeze", username, currency, note, operator, db, data_dir)
 
 
 def unfreeze(
     username: UsernameArg,
     currency: CurrencyArg,
     note: NoteOption,
+    operator: OperatorOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Let a frozen account pay again."""
-    change_status("unfreeze", username, currency, note, db, data_dir)
+    change_status("unfreeze", username, currency, note, operator, db, data_dir)

@@ -1,7 +1,7 @@
 """``courtyard admin wallet biller create|list|disable|enable``: the payees users can pay
-bills to. Operators run these on a server host, against the database directly, like
-``admin create-operator``; each change is recorded in ``operator_actions`` with the operator
-id ``cli`` (docs/wallet.md, "Bills", "CLI")."""
+bills to. Operators run these on a server host, against the database directly, as an
+operator whose roles allow the command (cli/admin_roles.py); each change is recorded in
+``operator_actions`` with that operator's id (docs/wallet.md, "Bills", "CLI")."""
 
 from __future__ import annotations
 
@@ -14,13 +14,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from courtyard.cli.admin_roles import roles_of
+from courtyard.cli.operator_auth import OperatorOption, signed_in_operator
 from courtyard.core.errors import CourtyardError
 
 if TYPE_CHECKING:  # the domain loads only when a command runs, as in cli/server.py
     from courtyard.domains.wallet.billers import BillerRegistry
 
 T = TypeVar("T")
-CLI_OPERATOR = "cli"  # operator_actions.operator_id of changes made from the server's shell
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 biller_app = typer.Typer(help="Billers: who users can pay bills to.", no_args_is_help=True)
@@ -34,9 +35,13 @@ BillerIdArg = Annotated[str, typer.Argument(help="The biller id (see `biller lis
 
 
 def run_on_registry(
-    db: str | None, data_dir: Path | None, action: Callable[[BillerRegistry], Awaitable[T]]
+    command: str,
+    operator: str | None,
+    where: tuple[str | None, Path | None],
+    action: Callable[[BillerRegistry, str], Awaitable[T]],
 ) -> T:
-    """Migrate, then run ``action`` on the biller registry of this server's database; a
+    """Check that ``operator`` may run ``admin wallet <command>``, migrate, then run
+    ``action`` with their operator id on the biller registry of this server's database; a
     refusal becomes one line on stderr and exit status 1."""
     from courtyard.cli.server import settings_or_exit
     from courtyard.core.clock import SystemClock
@@ -45,7 +50,8 @@ def run_on_registry(
     from courtyard.domains.wallet import AccountDirectory
     from courtyard.domains.wallet.billers import BillerRegistry
 
-    settings = settings_or_exit(database_url=db, data_dir=data_dir)
+    settings = settings_or_exit(database_url=where[0], data_dir=where[1])
+    operator_id = signed_in_operator(settings, operator, *roles_of(f"wallet {command}")).operator_id
     upgrade(settings.database_url)
 
     async def work() -> T:
@@ -53,9 +59,8 @@ def run_on_registry(
         clock = SystemClock()
         accounts = AccountDirectory(database, clock)
         try:
-            return await action(
-                BillerRegistry(database, clock, accounts, settings.wallet_currencies)
-            )
+            registry = BillerRegistry(database, clock, accounts, settings.wallet_currencies)
+            return await action(registry, operator_id)
         finally:
             await database.dispose()
 
@@ -89,6 +94,7 @@ def create(
         str,
         typer.Option("--reference-hint", help="Tells payers what to enter, e.g. meter number."),
     ] = "",
+    operator: OperatorOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -97,19 +103,24 @@ def create(
 
     spec = BillerSpec(name, category, currency, reference_pattern, reference_hint, low, high)
     created = run_on_registry(
-        db, data_dir, lambda registry: registry.do_create_biller(spec, operator_id=CLI_OPERATOR)
-    )
+        "biller create", operator, (db, data_dir),
+        lambda registry, operator_id: registry.do_create_biller(spec, operator_id=operator_id),
+    )  # fmt: skip
     out.print(f"biller {created['biller_id']} created: {escape(created['name'])}")
 
 
 @biller_app.command("list")
 def list_billers(
+    operator: OperatorOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """List every biller, enabled or not: one line each (id, name, category, bounds,
     reference pattern, state), so long patterns stay whole."""
-    rows = run_on_registry(db, data_dir, lambda registry: registry.list_billers(enabled_only=False))
+    rows = run_on_registry(
+        "biller list", operator, (db, data_dir),
+        lambda registry, _: registry.list_billers(enabled_only=False),
+    )  # fmt: skip
     for row in rows:
         bounds = f"{row['min']['amount']}-{row['max']['amount']} {row['currency']}"
         state = "enabled" if row["enabled"] else "disabled"
@@ -123,17 +134,27 @@ def list_billers(
 
 
 @biller_app.command("disable")
-def disable(biller_id: BillerIdArg, db: DbOption = None, data_dir: DataDirOption = None) -> None:
+def disable(
+    biller_id: BillerIdArg,
+    operator: OperatorOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Stop a biller taking payments; bills already paid are unaffected."""
-    _show_state(run_on_registry(db, data_dir, lambda r: r.do_set_enabled(
-        biller_id, False, operator_id=CLI_OPERATOR)))  # fmt: skip
+    _show_state(run_on_registry("biller disable", operator, (db, data_dir), lambda r, by: (
+        r.do_set_enabled(biller_id, False, operator_id=by))))  # fmt: skip
 
 
 @biller_app.command("enable")
-def enable(biller_id: BillerIdArg, db: DbOption = None, data_dir: DataDirOption = None) -> None:
+def enable(
+    biller_id: BillerIdArg,
+    operator: OperatorOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
     """Let a disabled biller take payments again."""
-    _show_state(run_on_registry(db, data_dir, lambda r: r.do_set_enabled(
-        biller_id, True, operator_id=CLI_OPERATOR)))  # fmt: skip
+    _show_state(run_on_registry("biller enable", operator, (db, data_dir), lambda r, by: (
+        r.do_set_enabled(biller_id, True, operator_id=by))))  # fmt: skip
 
 
 def _show_state(row: dict[str, Any]) -> None:

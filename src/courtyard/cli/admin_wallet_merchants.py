@@ -1,7 +1,8 @@
 """``courtyard admin wallet merchant create|list|suspend|activate``: the shops that take QR
-payments. Operators run these on a server host, against the database directly, like
-``admin create-operator``; each change is recorded in ``operator_actions`` with the operator
-id ``cli`` (docs/wallet.md, "Merchants and QR payments", "CLI")."""
+payments. Operators run these on a server host, against the database directly, as an
+operator whose roles allow the command (cli/admin_roles.py); each change is recorded in
+``operator_actions`` with that operator's id (docs/wallet.md, "Merchants and QR payments",
+"CLI")."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from courtyard.cli.admin_roles import roles_of
+from courtyard.cli.operator_auth import OperatorOption, signed_in_operator
 from courtyard.core.errors import CourtyardError
 
 if TYPE_CHECKING:  # the domain loads only when a command runs, as in cli/server.py
     from courtyard.domains.wallet import MerchantRegistry
 
 T = TypeVar("T")
-CLI_OPERATOR = "cli"  # operator_actions.operator_id of changes made from the server's shell
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 merchant_app = typer.Typer(help="Merchants: shops that take QR payments.", no_args_is_help=True)
@@ -34,9 +36,13 @@ MerchantIdArg = Annotated[str, typer.Argument(help="The merchant id (see `mercha
 
 
 def run_on_registry(
-    db: str | None, data_dir: Path | None, action: Callable[[MerchantRegistry], Awaitable[T]]
+    command: str,
+    operator: str | None,
+    where: tuple[str | None, Path | None],
+    action: Callable[[MerchantRegistry, str], Awaitable[T]],
 ) -> T:
-    """Migrate, then run ``action`` on the merchant registry of this server's database; a
+    """Check that ``operator`` may run ``admin wallet <command>``, migrate, then run
+    ``action`` with their operator id on the merchant registry of this server's database; a
     refusal becomes one line on stderr and exit status 1."""
     from courtyard.cli.server import settings_or_exit
     from courtyard.core.clock import SystemClock
@@ -44,7 +50,8 @@ def run_on_registry(
     from courtyard.db.migrate import upgrade
     from courtyard.domains.wallet import AccountDirectory, MerchantRegistry
 
-    settings = settings_or_exit(database_url=db, data_dir=data_dir)
+    settings = settings_or_exit(database_url=where[0], data_dir=where[1])
+    operator_id = signed_in_operator(settings, operator, *roles_of(f"wallet {command}")).operator_id
     upgrade(settings.database_url)
 
     async def work() -> T:
@@ -55,7 +62,7 @@ def run_on_registry(
             registry = MerchantRegistry(
                 database, clock, AccountDirectory(database, clock), currencies
             )
-            return await action(registry)
+            return await action(registry, operator_id)
         finally:
             await database.dispose()
 
@@ -83,18 +90,19 @@ def create(
     fee_bps: Annotated[
         int, typer.Option("--fee-bps", help="The platform's fee in basis points (100 = 1 %).")
     ] = 0,
+    operator: OperatorOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Register a merchant; its owner can make QR codes at once."""
     from courtyard.domains.wallet import MerchantRegistration
 
-    async def register(registry: MerchantRegistry) -> dict[str, Any]:
+    async def register(registry: MerchantRegistry, operator_id: str) -> dict[str, Any]:
         owner_id = await registry.access_owner_id(owner)
         registration = MerchantRegistration(owner_id, name, category, tuple(currency), fee_bps)
-        return await registry.do_register(registration, operator_id=CLI_OPERATOR)
+        return await registry.do_register(registration, operator_id=operator_id)
 
-    created = run_on_registry(db, data_dir, register)
+    created = run_on_registry("merchant create", operator, (db, data_dir), register)
     out.print(
         f"merchant {created['merchant_id']} registered: {escape(created['name'])} "
         f"({created['category']}, {', '.join(created['currencies'])}, fee {fee_bps} bps), "
@@ -104,10 +112,14 @@ def create(
 
 
 @merchant_app.command("list")
-def list_merchants(db: DbOption = None, data_dir: DataDirOption = None) -> None:
+def list_merchants(
+    operator: OperatorOption = None, db: DbOption = None, data_dir: DataDirOption = None
+) -> None:
     """List every merchant, active or suspended: one line each (ids stay whole and
     greppable in a narrow terminal)."""
-    rows = run_on_registry(db, data_dir, lambda registry: registry.list_all())
+    rows = run_on_registry(
+        "merchant list", operator, (db, data_dir), lambda registry, _: registry.list_all()
+    )
     if not rows:
         out.print("no merchants yet")
     for row in rows:
@@ -122,20 +134,26 @@ def list_merchants(db: DbOption = None, data_dir: DataDirOption = None) -> None:
 
 @merchant_app.command("suspend")
 def suspend(
-    merchant_id: MerchantIdArg, db: DbOption = None, data_dir: DataDirOption = None
+    merchant_id: MerchantIdArg,
+    operator: OperatorOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Stop a merchant taking payments; it can still refund what it was paid."""
-    _show(run_on_registry(db, data_dir, lambda r: r.do_set_status(
-        merchant_id, "suspended", operator_id=CLI_OPERATOR)))  # fmt: skip
+    _show(run_on_registry("merchant suspend", operator, (db, data_dir), lambda r, by: (
+        r.do_set_status(merchant_id, "suspended", operator_id=by))))  # fmt: skip
 
 
 @merchant_app.command("activate")
 def activate(
-    merchant_id: MerchantIdArg, db: DbOption = None, data_dir: DataDirOption = None
+    merchant_id: MerchantIdArg,
+    operator: OperatorOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Let a suspended merchant take payments again."""
-    _show(run_on_registry(db, data_dir, lambda r: r.do_set_status(
-        merchant_id, "active", operator_id=CLI_OPERATOR)))  # fmt: skip
+    _show(run_on_registry("merchant activate", operator, (db, data_dir), lambda r, by: (
+        r.do_set_status(merchant_id, "active", operator_id=by))))  # fmt: skip
 
 
 def _show(row: dict[str, Any]) -> None:

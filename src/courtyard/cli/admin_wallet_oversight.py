@@ -1,7 +1,8 @@
 """``courtyard admin wallet audit|reconcile|reconcile-resolve``: how operators check the
 ledger and the payment provider (docs/wallet.md, "Audit", "Reconciliation"). Run on a server
-host against the database; every run is recorded as the server's jobs record theirs, and
-``--json`` prints it for scripts."""
+host against the database, as an admin or finance operator (``--operator``); every run is
+recorded as the server's jobs record theirs, with the operator's action, and ``--json`` prints
+it for scripts."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 import typer
 from rich.console import Console
 
+from courtyard.cli.admin_roles import roles_of
+from courtyard.cli.operator_auth import OperatorOption, signed_in_operator
 from courtyard.core.errors import CourtyardError
 
 if TYPE_CHECKING:  # the server's layers load only when a command runs, as in cli/server.py
@@ -42,10 +45,16 @@ def register_oversight_commands(app: typer.Typer) -> None:
     app.command("reconcile-resolve")(wallet_reconcile_resolve)
 
 
-def _settings(db: str | None, data_dir: Path | None) -> Settings:
+def _signed_in(
+    command: str, operator: str | None, db: str | None, data_dir: Path | None
+) -> tuple[Settings, str]:
+    """This server's settings and the id of the operator running ``admin wallet <command>``
+    (exits unless their roles allow it)."""
     from courtyard.cli.server import settings_or_exit
 
-    return settings_or_exit(database_url=db, data_dir=data_dir)
+    settings = settings_or_exit(database_url=db, data_dir=data_dir)
+    signed_in = signed_in_operator(settings, operator, *roles_of(f"wallet {command}"))
+    return settings, signed_in.operator_id
 
 
 def _run(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
@@ -91,6 +100,7 @@ def wallet_audit(
         bool, typer.Option("--full", help="Check every entry and account, not only the new.")
     ] = False,
     json_output: JsonOption = False,
+    operator: OperatorOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -102,12 +112,14 @@ def wallet_audit(
     from courtyard.db import Database
     from courtyard.domains.wallet import AuditRuns
 
-    settings = _settings(db, data_dir)
+    settings, operator_id = _signed_in("audit", operator, db, data_dir)
 
     async def run() -> AuditRunView:
         database = Database(settings.database_url)
         try:
-            return await AuditRuns(database, SystemClock()).do_audit(full=full)
+            return await AuditRuns(database, SystemClock()).do_audit(
+                full=full, operator_id=operator_id
+            )
         finally:
             await database.dispose()
 
@@ -129,13 +141,14 @@ def wallet_reconcile(
         str | None, typer.Option("--day", help="UTC day YYYY-MM-DD (default: yesterday).")
     ] = None,
     json_output: JsonOption = False,
+    operator: OperatorOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Compare one day of the payment provider's signed report with our top-ups and
     withdrawals: apply lost callbacks, and record every other difference as an exception
     for a finance operator. Exits 1 while the run has unresolved exceptions."""
-    settings = _settings(db, data_dir)
+    settings, operator_id = _signed_in("reconcile", operator, db, data_dir)
     try:
         when = dt.date.fromisoformat(day) if day else _yesterday()
     except ValueError:
@@ -144,7 +157,7 @@ def wallet_reconcile(
 
     async def run() -> ReconciliationRunView:
         async with _runtime(settings) as runtime:
-            return await runtime.wallet.reconciliation.do_reconcile(when)
+            return await runtime.wallet.reconciliation.do_reconcile(when, operator_id=operator_id)
 
     view = _run(run)
     if json_output:
@@ -165,24 +178,19 @@ def wallet_reconcile_resolve(
     item_no: Annotated[int, typer.Argument(help="The item's number in that run.")],
     resolution: Annotated[Resolution, typer.Option("--resolution", help="What to do.")],
     note: Annotated[str, typer.Option("--note", help="Why (kept with the resolution).")],
-    operator: Annotated[
-        str, typer.Option("--operator", help="Username of the finance or admin operator.")
-    ],
     json_output: JsonOption = False,
+    operator: OperatorOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Resolve a reconciliation exception once, with a note: apply the provider's status,
     book an adjustment against suspense, or dismiss it. Recorded as the operator's action."""
-    settings = _settings(db, data_dir)
+    settings, operator_id = _signed_in("reconcile-resolve", operator, db, data_dir)
 
     async def run() -> dict[str, Any]:
         async with _runtime(settings) as runtime:
-            found = [o for o in await runtime.operators.get_operators() if o.username == operator]
-            if not found:
-                raise _NoSuchOperator(f"no operator is named {operator!r}")
             item = await runtime.wallet.resolutions.resolve_item(
-                found[0].operator_id, run_id, item_no, resolution, note
+                operator_id, run_id, item_no, resolution, note
             )
             return asdict(item)
 
@@ -191,11 +199,6 @@ def wallet_reconcile_resolve(
         _echo_json(item)
     else:
         console.print(f"item #{item['item_no']} of {item['run_id']}: {item['resolution']}")
-
-
-class _NoSuchOperator(CourtyardError):
-    code = "operator_not_found"
-    title = "No operator with this username"
 
 
 def _yesterday() -> dt.date:

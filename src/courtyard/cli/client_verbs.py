@@ -22,6 +22,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from courtyard.cli.consent_prompt import (
+    AcceptPolicyOption,
+    PurposeOption,
+    ask_registration_consent,
+)
 from courtyard.client import (
     ApiError,
     AuthError,
@@ -109,18 +114,28 @@ def register(
         str | None, typer.Option("--display-name", help="Your name as others see it.")
     ] = None,
     device_name: DeviceNameOption = None,
+    accept_policy: AcceptPolicyOption = False,
+    purpose: PurposeOption = None,
     profile: ProfileOption = None,
     server: ServerOption = None,
 ) -> None:
-    """Create an account and sign this profile in as its first device."""
+    """Create an account and sign this profile in as its first device, consenting to the
+    privacy policy of your region (shown first)."""
     where = locate(profile, server)
     refuse_if_signed_in(where)
     password = read_password(confirm=True)
+    region = region.upper()
+    policy, purposes = run_sync(
+        lambda: ask_registration_consent(
+            out, where.server, region, accept=accept_policy, granted=purpose or ()
+        )
+    )
 
     async def work(client: Client) -> Session:
         return await client.register(
-            username, password, display_name or username, region.upper(), device_name
-        )
+            username, password, display_name or username, region, device_name,
+            policy_version_hash=policy.version_hash, purposes=purposes,
+        )  # fmt: skip
 
     session = run(adopt(where, work))
     out.print(f"Registered {escape(session.username)} on {escape(where.server)}.")

@@ -48,11 +48,17 @@ async def seed(settings: Settings) -> list[str]:
     runtime = Runtime.build(settings)
     created = []
     try:
+        await runtime.consent.policies.do_publish_at_start()  # as the server will when it starts
         for username, display_name, region in DEMO_USERS:
+            # The demo accounts accept their region's policy and every purpose the service and
+            # the wallet need (bob is in CN: cross-border transfer, payment data), not marketing.
+            policy = await runtime.consent.access_policy_for_country(region)
+            purposes = {name: p["gates"] != "none" for name, p in policy.purposes.items()}
             try:
                 await runtime.accounts.do_register(
-                    username, DEMO_PASSWORD, display_name, region, "Demo seed"
-                )
+                    username, DEMO_PASSWORD, display_name, region, "Demo seed",
+                    policy_version_hash=policy.version_hash, purposes=purposes,
+                )  # fmt: skip
                 created.append(username)
             except UsernameTaken:
                 pass
@@ -138,8 +144,9 @@ async def run_demo(settings: Settings, data_dir: Path) -> None:
 
 
 async def _sign_in(app: DeviceApp, username: str) -> None:
-    """Unlock the demo profile, or sign it in (again, if the server forgot its session)."""
-    from courtyard.client import AuthError
+    """Unlock the demo profile, or sign it in (again, if the server forgot its session); a
+    demo account accepts a newer privacy policy on the way."""
+    from courtyard.client import AuthError, ConsentRequired
 
     device = app.device
     stored = device.stored()
@@ -147,11 +154,29 @@ async def _sign_in(app: DeviceApp, username: str) -> None:
         device.profile.clear()  # the demo moved to another port
     elif stored is not None:
         try:
-            await device.unlock(DEMO_PASSPHRASE)
+            await _unlock(app)
             return
         except AuthError:
             device.profile.clear()
-    await device.sign_in(username, DEMO_PASSWORD, DEMO_PASSPHRASE)
+    try:
+        await device.sign_in(username, DEMO_PASSWORD, DEMO_PASSPHRASE)
+    except ConsentRequired:  # signed in, but the policy changed since the demo last ran
+        await _unlock(app)
+
+
+async def _unlock(app: DeviceApp) -> None:
+    from courtyard.client import ConsentRequired
+
+    try:
+        await app.device.unlock(DEMO_PASSPHRASE)
+    except ConsentRequired:
+        async with app.device.account_client() as client:
+            state = await client.privacy.consent_state()
+            granted = {p.purpose: p.granted or p.gates != "none" for p in state.purposes}
+            await client.privacy.consent(state.current_version_hash, granted)
+        app.device.consent.given()
+        console.print(f"accepted version {state.current_version} of the privacy policy (demo)")
+        await app.device.unlock(DEMO_PASSPHRASE)
 
 
 async def _first_chat(alice: DeviceApp, bob: DeviceApp) -> None:

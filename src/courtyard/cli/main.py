@@ -6,6 +6,7 @@ import typer
 
 from courtyard import __version__
 from courtyard.cli import (
+    audit,
     chat,
     client_verbs,
     demo,
@@ -13,6 +14,7 @@ from courtyard.cli import (
     privacy,
     sandbox_provider,
     server,
+    transparency,
     wallet,
     wallet_bills,
     wallet_merchants,
@@ -36,6 +38,8 @@ wallet.wallet_app.add_typer(wallet_merchants.merchants_app)  # pay, refund, merc
 wallet.wallet_app.add_typer(wallet_withdrawals.withdrawals_app)  # withdraw
 app.add_typer(wallet.wallet_app, name="wallet")
 app.add_typer(privacy.privacy_app, name="privacy")
+app.add_typer(audit.audit_app, name="audit")
+app.command("transparency")(transparency.transparency)
 app.command("app")(device_app.device_app)
 app.add_typer(sandbox_provider.sandbox_app, name="sandbox-provider")
 

@@ -1,21 +1,25 @@
-"""Server-side verbs: serve, db upgrade/downgrade/current, admin create-operator."""
+"""Server-side verbs: serve, db upgrade/downgrade/current, and the ``admin`` group."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from courtyard.cli.admin_datamap import datamap
+from courtyard.cli.admin_legal_steps import legal_app  # with the steps' commands registered
+from courtyard.cli.admin_operators import create_operator, operator_app
+from courtyard.cli.admin_policies import policy_app
+from courtyard.cli.admin_privacy import privacy_admin_app
 from courtyard.cli.admin_wallet_accounts import register_account_commands
 from courtyard.cli.admin_wallet_billers import biller_app
 from courtyard.cli.admin_wallet_merchants import merchant_app
 from courtyard.cli.admin_wallet_oversight import register_oversight_commands
 from courtyard.core.config import Settings, load_settings
-from courtyard.core.errors import ConfigError, CourtyardError
+from courtyard.core.errors import ConfigError
 from courtyard.core.logging import configure_logging
 
 console = Console(stderr=True)
@@ -114,48 +118,12 @@ def db_current(db: DbOption = None, data_dir: DataDirOption = None) -> None:
     typer.echo(asyncio.run(current_revision(settings.database_url)) or "none")
 
 
-@admin_app.command("create-operator")
-def create_operator(
-    username: Annotated[str, typer.Argument(help="The operator's login name.")],
-    role: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--role", help="admin, finance, legal_reviewer, legal_approver or support; repeat."
-        ),
-    ] = None,
-    password_env: Annotated[
-        str, typer.Option(help="Read the password from this environment variable if set.")
-    ] = "COURTYARD_OPERATOR_PASSWORD",  # noqa: S107 - the name of a variable, not a password
-    db: DbOption = None,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Create an operator; the password is prompted (hidden) or read from the environment."""
-    from courtyard.core.clock import SystemClock
-    from courtyard.db import Database
-    from courtyard.db.migrate import upgrade
-    from courtyard.domains.accounts import Hasher, OperatorsService
-
-    settings = settings_or_exit(database_url=db, data_dir=data_dir)
-    password = os.environ.get(password_env) or typer.prompt(
-        "Operator password", hide_input=True, confirmation_prompt=True
-    )
-    upgrade(settings.database_url)
-
-    async def run() -> str:
-        database = Database(settings.database_url)
-        try:
-            service = OperatorsService(database, SystemClock(), Hasher())
-            operator = await service.do_create_operator(username, password, role or ["admin"])
-            return f"operator {operator.username} created with roles {', '.join(operator.roles)}"
-        finally:
-            await database.dispose()
-
-    try:
-        console.print(asyncio.run(run()))
-    except CourtyardError as exc:
-        console.print(f"[red]error:[/red] {exc.detail}")
-        raise typer.Exit(1) from None
-
+admin_app.command("create-operator")(create_operator)
+admin_app.add_typer(operator_app, name="operator")  # list, roles
+admin_app.command("datamap")(datamap)
+admin_app.add_typer(policy_app, name="policy")  # publish, list, show
+admin_app.add_typer(legal_app, name="legal")  # the lawful-request desk
+admin_app.add_typer(privacy_admin_app, name="privacy")  # purge, holds, complaints
 
 admin_wallet_app = typer.Typer(help="Wallet operations for operators.", no_args_is_help=True)
 admin_app.add_typer(admin_wallet_app, name="wallet")

@@ -105,14 +105,24 @@ class Client(MediaMixin):
         display_name: str,
         region: str,
         device_name: str | None = None,
+        *,
+        policy_version_hash: str,
+        purposes: Mapping[str, bool] | None = None,
     ) -> Session:
-        """Create an account; this client then acts as its first device."""
-        body = {
+        """Create an account; this client then acts as its first device.
+
+        Registering consents to the current privacy policy of ``region``: read it with
+        ``client.privacy.policy_for(region)`` and pass its ``version_hash``, with your choice
+        for each purpose it asks (``policy.choices(...)``).
+        """
+        body: dict[str, Any] = {
             "username": username,
             "password": password,
             "display_name": display_name,
             "region": region,
             **_optional(device_name=device_name),
+            "policy_version_hash": policy_version_hash,
+            "purposes": dict(purposes or {}),
         }
         data = await self._call("POST", "/v1/accounts", json=body, authenticated=False)
         return self._adopt(_parse(Session.from_wire, data))

@@ -53,7 +53,7 @@ class ApiError(ClientError):
             retry_after = _retry_after(response)
             if retry_after is not None:
                 extra["retry_after"] = retry_after
-            kind = error_class(status)
+            kind = ConsentRequired if body["code"] == CONSENT_REQUIRED_CODE else error_class(status)
             return kind(status, body["code"], title, str(detail) if detail else None, **extra)
         text = response.text.strip()[:MAX_DETAIL_CHARS] if _is_text(response) else ""
         return error_class(status)(status, f"http_{status}", _phrase(status), text or None)
@@ -70,6 +70,41 @@ class RateLimited(ApiError):
     def retry_after(self) -> float | None:
         value = self.extra.get("retry_after")
         return float(value) if isinstance(value, int | float) else None
+
+
+class ConsentRequired(ApiError):
+    """403 ``consent_required``: consent to your region's current privacy policy (or grant
+    ``purpose``) first; ``client.privacy.consent_state()`` says what is missing."""
+
+    @property
+    def policy_region(self) -> str | None:
+        value = self.extra.get("policy_region")
+        return value if isinstance(value, str) else None
+
+    @property
+    def current_version(self) -> int | None:
+        value = self.extra.get("current_version")
+        return value if isinstance(value, int) else None
+
+    @property
+    def current_version_hash(self) -> str | None:
+        value = self.extra.get("current_version_hash")
+        return value if isinstance(value, str) else None
+
+    @property
+    def purpose(self) -> str | None:
+        """The purpose to grant, when a purpose (not the version) is what is missing."""
+        value = self.extra.get("purpose")
+        return value if isinstance(value, str) else None
+
+
+CONSENT_REQUIRED_CODE = "consent_required"
+
+
+def consent_required_error(detail: str | None = None) -> ConsentRequired:
+    """The error for a sync socket the server closed because consent is needed (4403)."""
+    title = "Consent to the current privacy policy is required"
+    return ConsentRequired(403, CONSENT_REQUIRED_CODE, title, detail)
 
 
 _PROBLEM_FIELDS = {"type", "title", "status", "code", "detail"}

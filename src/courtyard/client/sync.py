@@ -28,6 +28,7 @@ from courtyard.client.errors import (
     ProtocolError,
     RateLimited,
     Unreachable,
+    consent_required_error,
     error_class,
     revoked_token_error,
 )
@@ -37,6 +38,7 @@ from courtyard.client.socket_sends import SocketSends
 log = logging.getLogger("courtyard.client")
 
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_CONSENT_REQUIRED = 4403  # consent to the current privacy policy first
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 SEEN_IDS_REMEMBERED = 10_000
 FRAMES_BUFFERED = 64  # frames read ahead of the caller; beyond that the socket waits
@@ -153,6 +155,8 @@ async def socket_events(
         except ConnectionClosed as exc:
             if exc.rcvd is not None and exc.rcvd.code == CLOSE_UNAUTHORIZED:
                 raise revoked_token_error(exc.rcvd.reason or None) from None
+            if exc.rcvd is not None and exc.rcvd.code == CLOSE_CONSENT_REQUIRED:
+                raise consent_required_error(exc.rcvd.reason or None) from None
             failure: Exception = exc
         except InvalidStatus as exc:
             failure = await _rejected(exc.response.status_code, explain)

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     sync_recheck_seconds: float = Field(default=120.0, gt=0)
     # Due-time jobs (transfer refunds, provider checks): how often each node looks for work.
     due_poll_seconds: float = Field(default=1.0, gt=0)
+    # Where the servers run (ISO 3166-1 alpha-2; "" = unknown, treated as not CN): a CN user
+    # must consent to cross-border transfer unless it is CN (docs/privacy-consent.md).
+    hosting_country: str = Field(default="", pattern="^([A-Za-z]{2})?$")
 
     # --- wallet (docs/wallet.md, "Configuration") ---------------------------------------
     wallet_currencies: list[str] = Field(default_factory=lambda: ["CNY", "EUR", "USD"])
@@ -83,6 +86,17 @@ class Settings(BaseSettings):
     # Schedule the 10-minute ledger audit and the daily provider reconciliation at start (each
     # run then schedules the next). Tests that count due jobs turn it off.
     wallet_oversight_jobs: bool = True
+
+    # --- user rights (docs/user-rights.md) -------------------------------------------------
+    # Schedule the daily retention purge and re-check of held erasures at start (each run
+    # then schedules the next day's). Tests that count due jobs turn it off.
+    privacy_daily_jobs: bool = True
+
+    # --- lawful-request desk (docs/legal-desk.md) ----------------------------------------
+    # A TOML file that replaces the shipped rules (domains/legal/default_rules.toml) whole.
+    legal_rules_path: Path | None = None
+    # Ed25519 key (PKCS#8 PEM) that signs disclosure packages; made 0600 on first start.
+    legal_signing_key_file: Path | None = None  # default: data_dir/legal-signing-key
 
     @classmethod
     def settings_customise_sources(

@@ -56,6 +56,13 @@ class Conflict(CourtyardError):
     title = "Conflict with the current state"
 
 
+class Unprocessable(CourtyardError):
+    """Well-formed, but the request's content cannot be accepted (e.g. a required consent)."""
+
+    code = "unprocessable"
+    title = "The request cannot be processed"
+
+
 class PayloadTooLarge(CourtyardError):
     code = "payload_too_large"
     title = "The request body is too large"

@@ -1,4 +1,5 @@
-"""ISO 3166-1 alpha-2 country codes, the registration regions a user can choose."""
+"""ISO 3166-1 alpha-2 country codes, the registration regions a user can choose, and the
+policy region (CN, EU, default) each belongs to."""
 
 from __future__ import annotations
 
@@ -21,3 +22,28 @@ COUNTRY_CODES = frozenset(_CODES.split())
 def is_country_code(code: str) -> bool:
     """Whether ``code`` is an assigned ISO 3166-1 alpha-2 code (upper case)."""
     return code in COUNTRY_CODES
+
+
+# Policy regions (docs/privacy-consent.md): which privacy policy applies to a user follows from
+# the country they registered with.
+CN_POLICY = "CN"
+EU_POLICY = "EU"
+DEFAULT_POLICY = "default"
+POLICY_REGIONS = (CN_POLICY, EU_POLICY, DEFAULT_POLICY)
+# The 27 EU member states, and Iceland, Liechtenstein and Norway (the rest of the EEA), where
+# the GDPR applies.
+_EEA = """
+AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK
+IS LI NO
+"""
+EEA_COUNTRIES = frozenset(_EEA.split())
+
+
+def policy_region(country: str) -> str:
+    """The policy region for a registration country: ``CN``, ``EU`` (the EEA) or ``default``."""
+    code = country.upper()
+    if code == "CN":
+        return CN_POLICY
+    if code in EEA_COUNTRIES:
+        return EU_POLICY
+    return DEFAULT_POLICY

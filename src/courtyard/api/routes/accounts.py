@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from courtyard.api.deps import AccountsDep, ClientAddress, CurrentIdentity
+from courtyard.api.deps import (
+    AccountsDep,
+    ClientAddress,
+    CurrentIdentity,
+    CurrentIdentityAnyConsent,
+)
 from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS, problem_doc
 from courtyard.domains.accounts.schemas import (
     AccountOut,
@@ -22,17 +27,29 @@ router = APIRouter(prefix="/v1", tags=["accounts"], responses=COMMON_PROBLEMS)
     "/accounts",
     status_code=status.HTTP_201_CREATED,
     response_model=SessionOut,
-    responses={409: problem_doc("The username is taken.")},
+    responses={
+        409: problem_doc(
+            "The username is taken (`username_taken`), or `policy_version_hash` is not the "
+            "current policy of the region (`policy_outdated`)."
+        ),
+        422: problem_doc(
+            "A required purpose is not granted (`purpose_required`) or the policy does not "
+            "ask for a purpose named (`unknown_purpose`)."
+        ),
+    },
 )
 async def register(body: RegisterRequest, accounts: AccountsDep) -> SessionOut:
     """Create an account and sign in its first device.
 
     Passwords need at least 8 characters and must not be a common password; the region is
-    the ISO 3166-1 country whose privacy policy applies to you.
+    the ISO 3166-1 country whose privacy policy applies to you. Registering consents to that
+    policy: send the `version_hash` of its current version and your choice for each purpose
+    it asks (`GET /v1/privacy/policy?country=…`).
     """
     result = await accounts.do_register(
-        body.username, body.password, body.display_name, body.region, body.device_name
-    )
+        body.username, body.password, body.display_name, body.region, body.device_name,
+        policy_version_hash=body.policy_version_hash, purposes=body.purposes,
+    )  # fmt: skip
     return SessionOut(**result.__dict__)
 
 
@@ -51,13 +68,13 @@ async def login(body: LoginRequest, accounts: AccountsDep, address: ClientAddres
 
 
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT, responses=AUTH_PROBLEMS)
-async def logout(identity: CurrentIdentity, accounts: AccountsDep) -> None:
+async def logout(identity: CurrentIdentityAnyConsent, accounts: AccountsDep) -> None:
     """Sign out this device: its token stops working and the device is removed."""
     await accounts.do_logout(identity)
 
 
 @router.get("/account", response_model=AccountOut, responses=AUTH_PROBLEMS)
-async def whoami(identity: CurrentIdentity, accounts: AccountsDep) -> AccountOut:
+async def whoami(identity: CurrentIdentityAnyConsent, accounts: AccountsDep) -> AccountOut:
     """Who the token belongs to."""
     user = await accounts.get_user(identity.user_id)
     return _account_out(user, identity.device_id)

@@ -14,8 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from courtyard.api.deps import AccountsDep, CurrentIdentity, RuntimeDep
 from courtyard.api.problems import AUTH_PROBLEMS, COMMON_PROBLEMS
 from courtyard.api.runtime import Runtime
+from courtyard.api.socket_consent import SocketConsent
 from courtyard.api.socket_session import SocketSession, acknowledge, dumps
-from courtyard.core.errors import CourtyardError
+from courtyard.core.errors import CourtyardError, Unavailable
 from courtyard.domains.accounts import Identity
 from courtyard.streams import SyncBatch
 
@@ -90,11 +91,19 @@ async def sync_socket(websocket: WebSocket, accounts: AccountsDep, runtime: Runt
         log.warning("sync socket refused: database busy", exc_info=True)
         await websocket.close(CLOSE_TRY_AGAIN_LATER, "busy, try again later")
         return
+    try:
+        consent = await SocketConsent.admit(runtime.consent.gate, websocket, identity.user_id)
+    except (SQLAlchemyError, Unavailable):
+        log.warning("sync socket refused: consent unknown", exc_info=True)
+        await websocket.close(CLOSE_TRY_AGAIN_LATER, "busy, try again later")
+        return
+    if consent is None:  # refused with 4403 and the problem: consent first
+        return
     since = acked if since is None else since
     runtime.metrics.sync_sockets.inc()
-    socket = SocketSession(websocket, runtime, identity)
+    socket = SocketSession(websocket, runtime, identity, consent)
     tasks = [
-        asyncio.create_task(_push(websocket, runtime, identity, token or "", since)),
+        asyncio.create_task(_push(websocket, runtime, identity, token or "", since, consent)),
         asyncio.create_task(socket.read_frames()),
     ]
     try:
@@ -120,9 +129,15 @@ async def sync_socket(websocket: WebSocket, accounts: AccountsDep, runtime: Runt
 
 
 async def _push(
-    websocket: WebSocket, runtime: Runtime, identity: Identity, token: str, since: int
+    websocket: WebSocket,
+    runtime: Runtime,
+    identity: Identity,
+    token: str,
+    since: int,
+    consent: SocketConsent,
 ) -> None:
-    """Send every event after ``since`` as it arrives; close once the token is revoked.
+    """Send every event after ``since`` as it arrives; close once the token is revoked, or
+    (4403) once the user must consent to a newer policy or withdrew a required purpose.
 
     Tokens die only with their device, which puts ``device.removed`` in the user's stream:
     the token is checked when such an event arrives and on every quiet recheck, not per event.
@@ -132,6 +147,8 @@ async def _push(
             batch = await runtime.sync.next_batch(
                 waiter, identity.user_id, since, runtime.settings.sync_recheck_seconds
             )
+            if not await consent.still_allowed(websocket, batch.events):
+                return
             if batch.events:  # a removed device still learns that it was removed
                 wire = await _for_device(runtime, identity, batch)
                 await websocket.send_text(dumps({"type": "events", **wire}))

@@ -93,26 +93,6 @@ class Operator(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
-class OperatorAction(Base):
-    """Every operator action and every view of one user's financial data: who, what, on
-    what, when, why. Append-only (triggers on both backends) until the audit log of issue 6
-    takes these rows over."""
-
-    __tablename__ = "operator_actions"
-
-    action_id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    operator_id: Mapped[str] = mapped_column(String(36))
-    action: Mapped[str] = mapped_column(String(64))
-    target: Mapped[str] = mapped_column(String(160))
-    note: Mapped[str | None] = mapped_column(String(500))
-    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-
-    __table_args__ = (
-        Index("ix_operator_actions_at", "at"),
-        Index("ix_operator_actions_target", "target"),
-    )
-
-
 class OperatorSession(Base):
     """A signed-in operator's console session, stored only as the SHA-256 of its cookie
     token. It ends after 30 idle minutes, 12 hours in all, or at sign-out."""

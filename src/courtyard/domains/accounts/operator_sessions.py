@@ -20,7 +20,7 @@ from courtyard.core.clock import Clock
 from courtyard.db import Database
 from courtyard.domains.accounts.errors import InvalidCredentials, InvalidUsername, RoleRequired
 from courtyard.domains.accounts.models import Operator, OperatorSession
-from courtyard.domains.accounts.operators import record_operator_action
+from courtyard.domains.accounts.operators import OPERATOR_ROLES, record_operator_action
 from courtyard.domains.accounts.passwords import Hasher
 from courtyard.domains.accounts.throttle import LoginThrottle
 from courtyard.domains.accounts.validation import check_username
@@ -94,10 +94,12 @@ class OperatorSessions:
     async def access_operator(
         self, username: str, password: str, roles: tuple[str, ...], address: str | None = None
     ) -> SignedInOperator:
-        """Check an operator's password (throttled like console sign-in) and that they hold
-        one of ``roles``; used by ``courtyard admin …`` commands, which have no session.
-        ``InvalidCredentials`` for a wrong password or unknown name, ``RoleRequired`` when the
-        operator lacks every role asked for."""
+        """Check an operator's password (throttled like console sign-in, under the same
+        ``op:`` keys) and that they hold one of ``roles`` (none: any operator); used by
+        ``courtyard admin …`` commands, which have no session. ``InvalidCredentials`` for a
+        wrong password or unknown name, ``RoleRequired`` when every role asked for is missing."""
+        if unknown := set(roles) - set(OPERATOR_ROLES):
+            raise ValueError(f"unknown operator roles: {sorted(unknown)}")  # a caller's typo
         attempt = await self.throttle.begin(username, address)
         operator = await self._by_username(username)
         verified = await self.hasher.verify(operator.password_hash if operator else None, password)
@@ -105,9 +107,12 @@ class OperatorSessions:
             raise InvalidCredentials()
         await self.throttle.forget(attempt)
         signed_in = _signed_in(operator)
-        if roles and not signed_in.roles & set(roles):
+        if roles and signed_in.roles.isdisjoint(roles):
+            needed = f"the role {roles[0]}" if len(roles) == 1 else f"one of {', '.join(roles)}"
             raise RoleRequired(
-                f"this needs one of the roles: {', '.join(roles)}", roles=list(roles)
+                f"this needs {needed}; {signed_in.username} holds "
+                f"{', '.join(sorted(signed_in.roles))}",
+                roles=list(roles),
             )
         return signed_in
 

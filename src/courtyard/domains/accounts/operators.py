@@ -10,11 +10,14 @@ from courtyard.core.errors import InvalidInput
 from courtyard.core.ids import new_id
 from courtyard.db import Database, Tx
 from courtyard.domains.accounts.errors import OperatorExists
-from courtyard.domains.accounts.models import Operator, OperatorAction
+from courtyard.domains.accounts.models import Operator
 from courtyard.domains.accounts.passwords import Hasher, check_password_rules
 from courtyard.domains.accounts.validation import check_username
+from courtyard.domains.audit import append_audit_entry
 
 OPERATOR_ROLES = ("admin", "finance", "legal_reviewer", "legal_approver", "support")
+USER_TARGET = "user:"
+MAX_USER_ID = 36
 
 
 class OperatorsService:
@@ -51,21 +54,42 @@ class OperatorsService:
             return list(await session.scalars(select(Operator).order_by(Operator.created_at)))
 
 
+def operator_actor(operator_id: str) -> str:
+    """The audit log's actor for an operator id: ``operator:<id>``, or the id itself for
+    commands run on the host (``cli``, ``cli:<login>``)."""
+    return operator_id if operator_id.startswith("cli") else f"operator:{operator_id}"
+
+
+def subject_of(target: str) -> str | None:
+    """The user a ``user:<id>`` target names, else None."""
+    if target.startswith(USER_TARGET):
+        user_id = target.removeprefix(USER_TARGET)
+        return user_id if 0 < len(user_id) <= MAX_USER_ID else None
+    return None
+
+
 async def record_operator_action(
-    tx: Tx, clock: Clock, operator_id: str, action: str, target: str, note: str | None = None
+    tx: Tx,
+    clock: Clock,
+    operator_id: str,
+    action: str,
+    target: str,
+    note: str | None = None,
+    *,
+    subject_user_id: str | None = None,
 ) -> None:
-    """Write an ``operator_actions`` row in the caller's transaction, so the action and its
-    record commit together (docs/wallet.md, "Admin console pages"). ``action`` is a dotted
-    verb (``wallet.account.freeze``, ``wallet.user.view``); ``target`` names what it touched
-    (``user:<id>``, ``account:<id>``, ``reconciliation_item:<run>/<no>``)."""
-    tx.session.add(
-        OperatorAction(
-            action_id=new_id(),
-            operator_id=operator_id,
-            action=action,
-            target=target[:160],
-            note=note[:500] if note else None,
-            at=clock.now(),
-        )
+    """Append the action to the audit log in the caller's transaction, so the action and its
+    record commit together (docs/audit-log.md). ``action`` is a dotted verb
+    (``wallet.account.freeze``, ``wallet.user.view``); ``target`` names what it touched
+    (``user:<id>``, ``account:<id>``, ``reconciliation_item:<run>/<no>``); ``subject_user_id``
+    is the user whose data it concerns (default: the user a ``user:<id>`` target names), which
+    puts the action in that user's access log."""
+    await append_audit_entry(
+        tx,
+        clock,
+        actor=operator_actor(operator_id),
+        action=action,
+        target=target,
+        subject_user_id=subject_user_id or subject_of(target),
+        note=note,
     )
-    await tx.session.flush()

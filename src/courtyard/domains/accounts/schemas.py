@@ -19,6 +19,18 @@ class RegisterRequest(_Strict):
         min_length=2, max_length=2, description="ISO 3166-1 alpha-2", examples=["DE"]
     )
     device_name: str | None = Field(default=None, max_length=200, examples=["Alice's laptop"])
+    policy_version_hash: str = Field(
+        pattern="^[0-9a-f]{64}$",
+        description="The `version_hash` of the current privacy policy for `region` "
+        "(`GET /v1/privacy/policy?country=…`): registering consents to it.",
+    )
+    purposes: dict[str, bool] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="Your choice for each purpose the policy asks; required purposes must be "
+        "true, purposes left out are not granted.",
+        examples=[{"marketing": False}],
+    )
 
 
 class LoginRequest(_Strict):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import delete, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
@@ -110,6 +112,33 @@ async def get_user_id_by_username(session: AsyncSession, username: str) -> str |
     return user_id
 
 
+async def get_user_region(session: AsyncSession, user_id: str) -> str | None:
+    """The country ``user_id`` registered with (None if there is no such account)."""
+    region: str | None = await session.scalar(select(User.region).where(User.user_id == user_id))
+    return region
+
+
+class RegistrationConsent(Protocol):
+    """What registration needs from the privacy domain (wired by the runtime, so accounts does
+    not import privacy): check the consent a registration carries, then record it in the
+    registration's transaction (docs/privacy-consent.md, "Consent at registration")."""
+
+    async def check_registration(
+        self, region: str, policy_version_hash: str, purposes: Mapping[str, bool]
+    ) -> None: ...
+
+    async def record_registration(
+        self,
+        tx: Tx,
+        *,
+        user_id: str,
+        device_id: str,
+        region: str,
+        policy_version_hash: str,
+        purposes: Mapping[str, bool],
+    ) -> None: ...
+
+
 def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
@@ -124,25 +153,40 @@ class AccountsService:
         clock: Clock,
         hasher: Hasher,
         throttle: LoginThrottle,
+        *,
+        consent: RegistrationConsent,
     ) -> None:
         self.db = db
         self.streams = streams
         self.clock = clock
         self.hasher = hasher
         self.throttle = throttle
+        self.consent = consent
         self.last_seen = LastSeen(db)
 
     # --- registration and sessions ------------------------------------------------------
 
     async def do_register(
-        self, username: str, password: str, display_name: str, region: str, device_name: str | None
+        self,
+        username: str,
+        password: str,
+        display_name: str,
+        region: str,
+        device_name: str | None,
+        *,
+        policy_version_hash: str,
+        purposes: Mapping[str, bool],
     ) -> LoginResult:
-        """Create an account and its first device; the username must be free."""
+        """Create an account and its first device; the username must be free, and the
+        consent to the region's current policy is recorded in the same transaction."""
         username = check_username(username)
         password = check_password_rules(password, username=username)
         display_name = check_display_name(display_name)
         region = check_region(region)
         device_name = check_display_name(device_name or DEFAULT_DEVICE_NAME, field="device_name")
+        purposes = dict(purposes)
+        # Before the costly hash: a stale policy or a missing purpose is a common mistake.
+        await self.consent.check_registration(region, policy_version_hash, purposes)
         password_hash = await self.hasher.hash(password)
         user_id, now = new_id(), self.clock.now()
         try:
@@ -163,6 +207,10 @@ class AccountsService:
                 await tx.session.flush()
                 await self.streams.create_stream(tx, user_id)
                 device_id, token = await self._add_device(tx, user_id, device_name)
+                await self.consent.record_registration(
+                    tx, user_id=user_id, device_id=device_id, region=region,
+                    policy_version_hash=policy_version_hash, purposes=purposes,
+                )  # fmt: skip
         except IntegrityError:
             raise UsernameTaken() from None
         return LoginResult(user_id, username, device_id, token)

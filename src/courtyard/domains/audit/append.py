@@ -3,9 +3,11 @@ commit together or not at all."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from courtyard.core.clock import Clock
 from courtyard.core.ids import new_id
@@ -33,21 +35,10 @@ async def append_audit_entry(
     ``case:<id>``); ``subject_user_id`` is the user whose data it concerns, which puts the entry
     in that user's access log. The head row's lock serialises appends until commit."""
     session = tx.session
-    size = await session.scalar(
-        select(AuditLogHead.size).where(AuditLogHead.head_id == HEAD_ID).with_for_update()
-    )
-    if size is None:  # a database emptied by TRUNCATE (tests) or restored without the row
-        size = (
-            int(
-                await session.scalar(
-                    select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1)
-                )
-                or -1
-            )
-            + 1
-        )
-        session.add(AuditLogHead(head_id=HEAD_ID, size=size))
-        await session.flush()
+    size = await _locked_size(tx)
+    if detail is not None:
+        # Hash what will be read back: JSON has no tuples and only string keys.
+        detail = json.loads(json.dumps(detail))
     entry = AuditEntry(
         seq=size,
         entry_id=new_id(),
@@ -72,3 +63,22 @@ async def append_audit_entry(
     )
     await session.flush()
     return size
+
+
+async def _locked_size(tx: Tx) -> int:
+    """The next position, with the head row locked until commit. A database emptied by
+    TRUNCATE (tests) or restored without the row gets it back, counted from the entries; two
+    appends racing to put it back both end up waiting on the one row."""
+    session = tx.session
+    locked = select(AuditLogHead.size).where(AuditLogHead.head_id == HEAD_ID).with_for_update()
+    size = await session.scalar(locked)
+    if size is not None:
+        return int(size)
+    last = await session.scalar(select(func.max(AuditEntry.seq)))
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    await session.execute(
+        insert(AuditLogHead)
+        .values(head_id=HEAD_ID, size=0 if last is None else int(last) + 1)
+        .on_conflict_do_nothing(index_elements=["head_id"])
+    )
+    return int(await session.scalar(locked) or 0)

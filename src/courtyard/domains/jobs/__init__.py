@@ -2,6 +2,7 @@
 
 from courtyard.domains.jobs.claims import LEASE, MAX_ATTEMPTS, Job, Outcome, backoff, bucket_of
 from courtyard.domains.jobs.errors import InvalidOutcome, JobNotFailed, UnknownJobKind
+from courtyard.domains.jobs.reschedule import reschedule
 from courtyard.domains.jobs.service import (
     DUE_JOBS,
     DueJobs,
@@ -32,5 +33,6 @@ __all__ = [
     "complete_leased",
     "error_code",
     "job_row",
+    "reschedule",
     "schedule",
 ]

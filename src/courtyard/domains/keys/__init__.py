@@ -1,5 +1,6 @@
 """Device keys: identity keys, one-time keys and fallback keys, uploaded, queried, claimed."""
 
+from courtyard.domains.keys.erasure import erase_keys_user
 from courtyard.domains.keys.errors import (
     BadSignature,
     DeviceKeysImmutable,
@@ -25,4 +26,5 @@ __all__ = [
     "LowOrderKey",
     "NotYourDevice",
     "TooManyOneTimeKeys",
+    "erase_keys_user",
 ]

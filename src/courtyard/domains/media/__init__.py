@@ -1,5 +1,7 @@
 """Media: client-encrypted blobs (attachments, images, voice notes) the server stores opaquely."""
 
+from courtyard.domains.media.disclosure import get_user_media, read_stored_blob
+from courtyard.domains.media.erasure import erase_media_user
 from courtyard.domains.media.errors import (
     ContentLengthMismatch,
     EmptyMedia,
@@ -27,4 +29,7 @@ __all__ = [
     "StoredBlob",
     "UploadIncomplete",
     "check_content_type",
+    "erase_media_user",
+    "get_user_media",
+    "read_stored_blob",
 ]

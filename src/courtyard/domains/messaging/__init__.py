@@ -1,6 +1,8 @@
 """Conversations (1:1 and groups) and their end-to-end encrypted timelines."""
 
 from courtyard.domains.messaging.batch_store import BatchStore, StreamRow, sqlite_time, store_for
+from courtyard.domains.messaging.disclosure import get_message_envelopes, get_message_metadata
+from courtyard.domains.messaging.erasure import erase_messaging_user
 from courtyard.domains.messaging.messages import MessagesService
 from courtyard.domains.messaging.schemas import (
     Admission,
@@ -43,6 +45,9 @@ __all__ = [
     "Timeline",
     "Typing",
     "columns_to_wire",
+    "erase_messaging_user",
+    "get_message_envelopes",
+    "get_message_metadata",
     "sqlite_time",
     "store_for",
 ]

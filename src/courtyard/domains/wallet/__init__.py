@@ -3,6 +3,8 @@
 from courtyard.domains.wallet.accounts import AccountDirectory, AccountRef
 from courtyard.domains.wallet.audit import AuditReport, AuditWindow, Finding, audit_ledger
 from courtyard.domains.wallet.audit_runs import AuditRuns, AuditRunView
+from courtyard.domains.wallet.disclosure import get_transaction_records
+from courtyard.domains.wallet.erasure import MoneyHeld, get_money_held, pseudonymise_wallet_user
 from courtyard.domains.wallet.errors import (
     AccountFrozen,
     DailyLimitExceeded,
@@ -37,6 +39,7 @@ __all__ = [
     "Leg",
     "MerchantRegistration",
     "MerchantRegistry",
+    "MoneyHeld",
     "PaymentRequest",
     "PinPolicy",
     "Posted",
@@ -51,5 +54,8 @@ __all__ = [
     "WalletPolicy",
     "WalletService",
     "audit_ledger",
+    "get_money_held",
+    "get_transaction_records",
     "load_pepper",
+    "pseudonymise_wallet_user",
 ]

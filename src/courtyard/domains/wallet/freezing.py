@@ -88,7 +88,12 @@ class Freezing:
         async with self.db.transaction() as tx:
             row = (
                 await tx.session.execute(
-                    select(LedgerAccount.owner_kind, LedgerAccount.status, LedgerAccount.currency)
+                    select(
+                        LedgerAccount.owner_kind,
+                        LedgerAccount.owner_id,
+                        LedgerAccount.status,
+                        LedgerAccount.currency,
+                    )
                     .where(LedgerAccount.account_id == account_id)
                     .with_for_update()
                 )
@@ -107,7 +112,9 @@ class Freezing:
                 .where(LedgerAccount.account_id == account_id, LedgerAccount.status == needs)
                 .values(status=sets, updated_at=self.clock.now())
             )
+            owner = row.owner_id if row.owner_kind == "user" else None
             await record_operator_action(
-                tx, self.clock, operator_id, recorded, f"account:{account_id}", note
-            )
+                tx, self.clock, operator_id, recorded, f"account:{account_id}", note,
+                subject_user_id=owner,
+            )  # fmt: skip
         return StatusChange(account_id, row.currency, sets)

@@ -1,8 +1,8 @@
 """The ledger as operators browse it: search, one account with its postings, one entry.
 
-Each read that shows a user's, merchant's or biller's money records an ``operator_actions``
-row in the same transaction as the read (docs/wallet.md, "Admin console pages"), so the trail
-cannot miss a view that happened, nor list one that failed.
+Each read that shows a user's, merchant's or biller's money appends an audit-log entry in the
+same transaction as the read (docs/wallet.md, "Admin console pages"; docs/audit-log.md), so
+the log cannot miss a view that happened, nor list one that failed.
 """
 
 from __future__ import annotations
@@ -159,7 +159,10 @@ class LedgerBrowser:
                 await self._record(tx, operator_id, "wallet.ledger.search", f"user:{user_id}")
             for line in accounts:
                 if line.account_id == query and line.owner_kind != "system":
-                    await self._record(tx, operator_id, "wallet.ledger.search", f"account:{query}")
+                    owner = line.owner_id if line.owner_kind == "user" else None
+                    await self._record(
+                        tx, operator_id, "wallet.ledger.search", f"account:{query}", owner
+                    )
         return results
 
     async def access_account(
@@ -191,7 +194,10 @@ class LedgerBrowser:
                 )
             postings, next_cursor = await _postings_page(session, row, older)
             if row.owner_kind != "system":
-                await self._record(tx, operator_id, "wallet.account.view", f"account:{account_id}")
+                owner = row.owner_id if row.owner_kind == "user" else None
+                await self._record(
+                    tx, operator_id, "wallet.account.view", f"account:{account_id}", owner
+                )
         return AccountPage(
             account=line,
             allow_negative=row.allow_negative,
@@ -214,8 +220,12 @@ class LedgerBrowser:
                 await self._record(tx, operator_id, "wallet.entry.view", f"entry:{entry_id}")
         return page
 
-    async def _record(self, tx: Tx, operator_id: str, action: str, target: str) -> None:
-        await record_operator_action(tx, self.clock, operator_id, action, target)
+    async def _record(
+        self, tx: Tx, operator_id: str, action: str, target: str, subject: str | None = None
+    ) -> None:
+        await record_operator_action(
+            tx, self.clock, operator_id, action, target, subject_user_id=subject
+        )
 
 
 async def account_lines(session: AsyncSession, rows: list[LedgerAccount]) -> list[AccountLine]:

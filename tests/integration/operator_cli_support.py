@@ -12,6 +12,21 @@ from tests.conftest import PASSWORD
 CLI_OPERATOR = "cora"
 
 
+class _OnceHasher(Hasher):
+    """Hashes the shared test password once per process: the role matrix creates hundreds of
+    operators, and each argon2id hash costs about a quarter of a second. Checking a password
+    stays real."""
+
+    _hashed: str | None = None
+
+    def hash_now(self, password: str) -> str:
+        if password != PASSWORD:
+            return super().hash_now(password)
+        if _OnceHasher._hashed is None:
+            _OnceHasher._hashed = super().hash_now(password)
+        return _OnceHasher._hashed
+
+
 def operator_env(username: str = CLI_OPERATOR, password: str = PASSWORD) -> dict[str, str]:
     """The environment that names ``username`` as the operator running a command."""
     return {"COURTYARD_OPERATOR": username, "COURTYARD_OPERATOR_PASSWORD": password}
@@ -22,7 +37,7 @@ async def add_operator(database_url: str, username: str, *roles: str) -> str:
     returns their operator id."""
     db = Database(database_url)
     try:
-        service = OperatorsService(db, SystemClock(), Hasher())
+        service = OperatorsService(db, SystemClock(), _OnceHasher())
         operator = await service.do_create_operator(username, PASSWORD, list(roles))
     finally:
         await db.dispose()

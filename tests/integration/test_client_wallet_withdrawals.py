@@ -71,7 +71,9 @@ async def test_a_withdrawal_is_held_at_once_then_paid_out(alice: Party) -> None:
 async def test_a_failed_payout_gives_the_money_back(alice: Party) -> None:
     wallet = alice.client.wallet
     held = await wallet.withdraw(Money(250, "EUR"), "EUR", BANK, sandbox={"outcome": "fail"})
-    assert await wallet.balance("EUR") == Money(750, "EUR")
+    # Held at once (the test above shows it); the in-process sandbox may fail the payout and
+    # return the money before a balance read here, so only the end state is certain.
+    assert (held.state, held.amount) == ("held", Money(250, "EUR"))
     done = await until(wallet, held.operation_id, "succeeded", "failed")
     assert (done.state, done.failure_code) == ("failed", "payout_rejected")
     assert await wallet.balance("EUR") == Money(1_000, "EUR")

@@ -77,7 +77,8 @@ def _keys(settings: Settings, state: VerifyState, server: str | None) -> SignedH
     data dir's own key, and (first seen, then pinned) the server's. Returns its head."""
     import base64
 
-    from courtyard.domains.audit import KEY_FILE_NAME, key_id_for, load_key, public_key_from_raw
+    from courtyard.core.key_files import load_key
+    from courtyard.domains.audit import KEY_FILE_NAME, key_id_for, public_key_from_raw
 
     local = settings.data_dir / KEY_FILE_NAME
     if local.exists():

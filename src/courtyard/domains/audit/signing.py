@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,13 +14,9 @@ from types import MappingProxyType
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    PublicFormat,
-    load_pem_private_key,
-)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from courtyard.core.key_files import load_or_create_key
 
 KEY_FILE_NAME = "audit-tree-head-key"
 MESSAGE_HEADER = b"courtyard audit tree head v1\n"
@@ -107,31 +102,6 @@ def verify_head(head: SignedHead, keys: Mapping[str, Ed25519PublicKey]) -> bool 
     except InvalidSignature:
         return False
     return True
-
-
-def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """The Ed25519 key in ``path`` (PKCS#8 PEM), created with mode 0600 on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another node (or process) made it first; read theirs
-        else:
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
-    return load_key(path)
-
-
-def load_key(path: Path) -> Ed25519PrivateKey:
-    """The Ed25519 key in ``path``; ``ValueError`` if it holds something else."""
-    key = load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
 
 
 class AuditKeyring:

@@ -4,39 +4,13 @@ is published at ``GET /v1/legal/keys`` so a recipient can check a package."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_pem_private_key,
-)
 
+from courtyard.core.key_files import load_or_create_key
 from courtyard.core.qr_payload import b64url, key_id_for, raw_public_key
-
-
-def load_or_create_key(path: Path) -> Ed25519PrivateKey:
-    """The Ed25519 key in ``path``, made (mode 0600) if there is none yet."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another node or process made it first; use theirs
-        else:
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
-    key = load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
 
 
 class PackageSigner:

@@ -8,19 +8,13 @@ from ``wallet_qr_previous_key_files`` — its codes then stop working.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import (
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    load_pem_private_key,
-)
 
+from courtyard.core.key_files import load_or_create_key
 from courtyard.core.qr_payload import (
     InvalidQr,
     QrPayload,
@@ -30,26 +24,6 @@ from courtyard.core.qr_payload import (
     sign,
     verify,
 )
-
-
-def load_signing_key(path: Path) -> Ed25519PrivateKey:
-    """The Ed25519 key in ``path`` (PKCS#8 PEM), made with mode 0600 on first use."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()
-        )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another node (or process) made it first; read theirs
-        else:
-            with os.fdopen(fd, "wb") as out:
-                out.write(pem)
-    key = load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path} does not hold an Ed25519 private key")
-    return key
 
 
 class QrKeyring:
@@ -69,7 +43,7 @@ class QrKeyring:
 
     @classmethod
     def from_files(cls, current: Path, previous: Iterable[Path] = ()) -> QrKeyring:
-        return cls(load_signing_key(current), [load_signing_key(p) for p in previous])
+        return cls(load_or_create_key(current), [load_or_create_key(p) for p in previous])
 
     def sign(self, payload: QrPayload) -> str:
         """The URI of ``payload``, signed with the key it names (``InvalidQr`` if retired)."""

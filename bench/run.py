@@ -15,6 +15,7 @@ from typing import Any
 
 from bench.connections import run_connections
 from bench.fanout import run_fanout
+from bench.gate import run_gate
 from bench.limit import run_limit
 from bench.machine import describe
 from bench.pg import create_database, drop_database, fresh_name
@@ -24,7 +25,7 @@ from bench.relay import run_relay
 from bench.synapse.workload import run_synapse
 from bench.wallet import run_wallet
 
-WORKLOADS = ("limit", "relay", "connections", "fanout", "wallet", "synapse")
+WORKLOADS = ("limit", "relay", "connections", "fanout", "wallet", "gate", "synapse")
 
 
 @contextlib.asynccontextmanager
@@ -80,6 +81,9 @@ async def _workloads(
         print(f"wallet on {backend}", flush=True)
         async with courtyard(workdir, backend, "wallet") as served:
             result["wallet"] = await run_wallet(served, profile)
+    if "gate" in only:
+        print(f"consent gate on {backend}", flush=True)
+        result["gate"] = await run_gate(workdir, backend)
 
 
 async def run_all(

@@ -74,14 +74,24 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     yield str(path)
 
 
+# One query naming the tables that hold any row: a test touches a handful of the 59 tables,
+# and truncating only those is several times faster than truncating all (0.04 s against
+# 0.2 to 0.4 s for an empty database here), which was most of a PostgreSQL test's set-up.
+_HOLDING_ROWS = " UNION ALL ".join(
+    f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM \"{t.name}\")" for t in metadata.sorted_tables
+)
+
+
 async def _truncate_all(url: str) -> None:
     engine = create_async_engine(url, poolclass=NullPool)
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     async with engine.begin() as conn:
-        # The ledger's append-only triggers refuse TRUNCATE; a test database's superuser may
-        # switch user triggers off for this transaction (the server's role cannot).
-        await conn.execute(text("SET LOCAL session_replication_role = replica"))
-        await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        used = [row[0] for row in (await conn.execute(text(_HOLDING_ROWS))).all()]
+        if used:
+            # The ledger's append-only triggers refuse TRUNCATE; a test database's superuser
+            # may switch user triggers off for this transaction (the server's role cannot).
+            await conn.execute(text("SET LOCAL session_replication_role = replica"))
+            tables = ", ".join(f'"{name}"' for name in used)
+            await conn.execute(text(f"TRUNCATE {tables} CASCADE"))
     await engine.dispose()
 
 

@@ -174,17 +174,17 @@ async def test_the_access_log_lists_the_entries_about_a_user_newest_first(
             subject_user_id="u-carol",
         )  # fmt: skip
 
-    carol = await audit.log.access_log("u-carol")
+    carol = await audit.log.entries_about("u-carol")
 
     assert [(e.seq, e.actor, e.action, e.target, e.note) for e in carol] == [
         (3, "system", "privacy.erasure.run", "user:u-carol", None),
         (1, "operator:op-2", "wallet.account.freeze", "account:a-1", "fraud"),
         (0, "operator:op-1", "wallet.user.view", "user:u-carol", None),
     ]
-    assert [e.seq for e in await audit.log.access_log("u-carol", before=3, limit=1)] == [1]
-    [dave] = await audit.log.access_log("u-dave")
+    assert [e.seq for e in await audit.log.entries_about("u-carol", before=3, limit=1)] == [1]
+    [dave] = await audit.log.entries_about("u-dave")
     assert (dave.actor, dave.subject_user_id) == ("cli", "u-dave")
-    assert await audit.log.access_log("u-nobody") == []
+    assert await audit.log.entries_about("u-nobody") == []
 
 
 async def test_operators_filter_entries_by_actor_action_family_and_target_kind(

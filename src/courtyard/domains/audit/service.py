@@ -200,11 +200,12 @@ class AuditLog:
         """Entries for operators, newest first (the caller checks the operator's role)."""
         return await get_entries(self.db, filters, before=before, limit=limit)
 
-    async def access_log(
+    async def entries_about(
         self, user_id: str, *, before: int | None = None, limit: int = 100
     ) -> list[AuditEntryView]:
-        """The entries about ``user_id`` (who looked at or acted on their data), newest
-        first: the access log of the user's privacy center."""
+        """Every entry about ``user_id``, newest first, for operators — including entries of
+        a legal case under a non-disclosure order. What the user sees is the privacy domain's
+        access log, which leaves those out until notice (docs/data-map.md)."""
         return await get_entries(
             self.db, EntryFilter(subject_user_id=user_id), before=before, limit=limit
         )
